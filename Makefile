@@ -1,0 +1,113 @@
+# SPDX-License-Identifier: MIT
+# cvmboot: one non-recursive GNU Makefile. Two programs come out of one tree:
+# build/init (static musl, PID 1 of the initramfs and the cvmfs-lite daemon)
+# and build/cvmboot (host tool). See README.md for the targets.
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+.DEFAULT_GOAL := all
+# Both cores by default; `make -j1` still works.
+MAKEFLAGS += -j$(shell nproc)
+
+B := build
+TP := $(B)/third_party
+KINC := $(B)/kinc
+Q := $(if $(V),,@)
+VERSION := $(shell cat VERSION)
+# Reproducible builds: every timestamp we write comes from here.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+export SOURCE_DATE_EPOCH
+
+T_CC := musl-gcc
+H_CC := gcc
+AR := ar
+PYTHON := /usr/bin/python3
+
+CFLAGS_COMMON := -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Wall -Wextra -Wvla \
+	-Wno-unused-parameter -Wno-missing-field-initializers -I. \
+	-ffile-prefix-map=$(CURDIR)/= -DCVMBOOT_VERSION='"$(VERSION)"' -MMD -MP
+T_CFLAGS := $(CFLAGS_COMMON) -Os -ffunction-sections -fdata-sections \
+	-fno-asynchronous-unwind-tables -fno-unwind-tables -fno-ident -isystem $(KINC)
+H_CFLAGS := $(CFLAGS_COMMON) -O2 -g -DCVMBOOT_HOST
+T_LDFLAGS := -static -Wl,--gc-sections -Wl,--build-id=sha1 -Wl,-z,norelro \
+	-Wl,-z,noexecstack -Wl,-z,noseparate-code -Wl,--hash-style=gnu -Wl,--sort-section=name
+H_LDFLAGS :=
+
+MODULES := boot net tls cvmfs-lite blk aufs-setup
+include third_party/third_party.mk
+include $(MODULES:%=%/module.mk)
+include linker/module.mk
+include tests/module.mk
+
+T_CFLAGS += $(TP_INCLUDES)
+H_CFLAGS += $(TP_INCLUDES)
+
+# mod_rules(mod): lib<mod>.a for both flavours. <mod>_SRCS go into both
+# programs; <mod>_HOST_SRCS only into the host tool (publisher, CLI verbs).
+define mod_rules
+$(B)/t/lib$(1).a: $$(patsubst %.c,$(B)/t/%.o,$$($(1)_SRCS))
+	@mkdir -p $$(@D)
+	@echo "  AR      $$@"
+	$(Q)rm -f $$@ && $(AR) rcsD $$@ $$^
+$(B)/h/lib$(1).a: $$(patsubst %.c,$(B)/h/%.o,$$($(1)_SRCS) $$($(1)_HOST_SRCS))
+	@mkdir -p $$(@D)
+	@echo "  AR      $$@"
+	$(Q)rm -f $$@ && $(AR) rcsD $$@ $$^
+endef
+$(foreach m,$(MODULES),$(eval $(call mod_rules,$(m))))
+
+$(B)/t/%.o: %.c $(TP_STAMP) | $(KINC)
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(T_CC) $(T_CFLAGS) -c $< -o $@
+$(B)/h/%.o: %.c $(TP_STAMP)
+	@mkdir -p $(@D)
+	@echo "  HOSTCC  $@"
+	$(Q)$(H_CC) $(H_CFLAGS) -c $< -o $@
+
+# Archive order for the linker: a module before the modules it depends on.
+LINK_ORDER := boot cvmfs-lite tls net blk aufs-setup
+
+$(B)/init.unstripped: Makefile $(B)/t/boot/main.o $(LINK_ORDER:%=$(B)/t/lib%.a) $(TP_T_LIBS)
+	@echo "  LD      $@"
+	$(Q)$(T_CC) $(T_LDFLAGS) -Wl,-Map=$(B)/init.map -o $@ $(filter-out Makefile,$^) -lpthread
+$(B)/init: $(B)/init.unstripped linker/check-static
+	@echo "  STRIP   $@"
+	$(Q)strip --strip-all -R .comment -R .note.GNU-stack -o $@ $<
+	$(Q)linker/check-static $@
+
+$(B)/cvmboot: $(B)/h/boot/tool.o $(LINK_ORDER:%=$(B)/h/lib%.a) $(TP_H_LIBS)
+	@echo "  LD      $@"
+	$(Q)$(H_CC) $(H_LDFLAGS) -o $@ $^ -lpthread -lm
+
+# The initramfs: /init plus what boot/ bakes in, packed by our own cpio writer.
+$(B)/initramfs.cpio: $(B)/cvmboot $(B)/init
+	@echo "  CPIO    $@"
+	$(Q)$(B)/cvmboot mkinitramfs --init $(B)/init -o $@
+$(B)/initramfs.cpio.xz: $(B)/initramfs.cpio
+	@echo "  XZ      $@"
+	$(Q)xz -T1 --check=crc32 -9e -c $< > $@
+
+.PHONY: all deps check size size-budget clean distclean unit host vm bench demo
+all: $(B)/init $(B)/cvmboot $(B)/initramfs.cpio.xz
+
+deps:
+	$(Q)third_party/deps $(TP_SRC)
+	$(Q)touch $(TP_STAMP)
+	$(Q)$(MAKE) --no-print-directory $(TP_T_LIBS) $(TP_H_LIBS)
+
+size: $(B)/init $(B)/initramfs.cpio.xz
+	$(Q)$(PYTHON) linker/size.py --map $(B)/init.map --init $(B)/init \
+		--initramfs $(B)/initramfs.cpio.xz --budget linker/budget
+
+clean:
+	rm -rf $(B)/t $(B)/h $(B)/init* $(B)/cvmboot $(B)/initramfs* $(B)/tests
+distclean:
+	rm -rf $(B)
+
+-include $(shell find $(B)/t $(B)/h -name '*.d' 2>/dev/null)
+
+# Re-measure and rewrite linker/budget (+10% headroom). Commit the result.
+size-budget: $(B)/init $(B)/initramfs.cpio.xz
+	$(Q)$(PYTHON) linker/size.py --map $(B)/init.map --init $(B)/init \
+		--initramfs $(B)/initramfs.cpio.xz --budget linker/budget --write-budget

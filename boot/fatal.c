@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* boot/fatal.c: the only ways PID 1 stops: power-off and the fatal path. */
+#include <errno.h>
+#include <string.h>
+#include <sys/reboot.h>
+#include <unistd.h>
+
+#include "boot/boot.h"
+
+/* see boot.h */
+void boot_poweroff(struct boot_ctx *ctx)
+{
+	sync();
+	boot_log(ctx, "poweroff", "powering off");
+	reboot(RB_POWER_OFF);
+	/* Only reached if the kernel refused (no ACPI, or not PID 1). */
+	boot_log(ctx, "poweroff", "reboot(RB_POWER_OFF) failed: %s; halted, power off the VM",
+		 strerror(errno));
+	for (;;)
+		pause();
+}
+
+/* see boot.h */
+void boot_fatal(struct boot_ctx *ctx, const char *stage, const char *action, int err,
+		const char *hint)
+{
+	boot_log(ctx, stage, "%s: %s", action, strerror(err < 0 ? -err : err));
+	if (hint)
+		boot_log(ctx, stage, "hint: %s", hint);
+	boot_poweroff(ctx);
+}

@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: MIT */
+/* boot/tool.h: verbs of the host tool build/cvmboot implemented in boot/. */
+#ifndef BOOT_TOOL_H
+#define BOOT_TOOL_H
+
+/* `cvmboot mkinitramfs`: writes the uncompressed newc archive. Returns the
+ * process exit status (0 ok, 1 runtime error, 2 usage). */
+int boot_cli_mkinitramfs(int argc, char **argv);
+
+#endif

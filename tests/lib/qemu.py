@@ -1,0 +1,101 @@
+# SPDX-License-Identifier: MIT
+"""Start QEMU (TCG) for VM tests and judge its serial console.
+
+Network rule (DESIGN.md 9): QEMU user networking always has restrict=on and
+reaches host services only through per-connection guestfwd rules to
+127.0.0.1; with no network asked for, the VM gets `-nic none` (QEMU would
+otherwise add an unrestricted user network)."""
+import glob
+import os
+import subprocess
+import time
+
+
+def kernel_path():
+    ks = sorted(glob.glob('/boot/vmlinuz-*-cloud-amd64'))
+    assert ks, 'no Debian cloud kernel in /boot: run make deps'
+    return ks[-1]
+
+
+def user_net(forwards=(), net=None, host=None, dhcpstart=None, model='virtio-net-pci'):
+    """-netdev/-device args for a restricted user network.
+
+    forwards: (guest_ip, guest_port, host_port) triples, each becoming a
+    per-connection `cmd:socat` guestfwd to 127.0.0.1:host_port."""
+    opts = ['user', 'id=n0', 'restrict=on']
+    if net:
+        opts.append('net=' + net)
+    if host:
+        opts.append('host=' + host)
+    if dhcpstart:
+        opts.append('dhcpstart=' + dhcpstart)
+    for gip, gport, hport in forwards:
+        opts.append('guestfwd=tcp:%s:%d-cmd:socat -t0 STDIO TCP:127.0.0.1:%d'
+                    % (gip, gport, hport))
+    netdev = ','.join(opts)
+    assert 'restrict=on' in netdev
+    return ['-netdev', netdev, '-device', '%s,netdev=n0' % model]
+
+
+class VM:
+    """One QEMU process; the serial console goes to a log file."""
+
+    def __init__(self, initrd, append='', kernel=None, machine='microvm', mem=512,
+                 net_args=None, extra=(), log=None):
+        self.log = log
+        cmdline = 'console=ttyS0 panic=-1 ' + append
+        if machine == 'microvm':
+            # microvm hangs calibrating the TSC under TCG without this.
+            cmdline = 'tsc_early_khz=2000000 ' + cmdline
+        self.argv = ['qemu-system-x86_64', '-M', machine, '-accel', 'tcg', '-m', str(mem),
+                     '-nographic', '-no-reboot', '-serial', 'file:' + log,
+                     '-monitor', 'none', '-kernel', kernel or kernel_path(),
+                     '-initrd', initrd, '-append', cmdline.strip()]
+        self.argv += net_args if net_args else ['-nic', 'none']
+        self.argv += list(extra)
+        self.proc = None
+        self.t0 = None
+
+    def start(self):
+        self.t0 = time.monotonic()
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        return self
+
+    def console(self):
+        try:
+            with open(self.log, errors='replace') as f:
+                return f.read()
+        except FileNotFoundError:
+            return ''
+
+    def wait_exit(self, timeout):
+        """Waits for QEMU to exit (guest power-off); returns seconds taken,
+        or None after timeout (the VM is then killed)."""
+        try:
+            self.proc.wait(timeout=timeout)
+            return time.monotonic() - self.t0
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return None
+
+    def wait_for(self, text, timeout):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if text in self.console():
+                return time.monotonic() - self.t0
+            if self.proc.poll() is not None:
+                return time.monotonic() - self.t0 if text in self.console() else None
+            time.sleep(0.1)
+        return None
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.kill()

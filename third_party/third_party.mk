@@ -1,0 +1,86 @@
+# SPDX-License-Identifier: MIT
+# Third-party libraries: fetched by third_party/deps (apt-get source, pinned in
+# third_party/pins), built twice into $(TP): with musl-gcc for build/init and
+# with gcc for the host tool and the unit tests. Nothing here is committed.
+
+TP_SRC := $(TP)/src
+TP_STAMP := $(TP_SRC)/.deps-ok
+
+$(TP_STAMP): third_party/deps third_party/pins third_party/packages
+	$(Q)third_party/deps $(TP_SRC)
+	$(Q)touch $@
+
+# Source lists need the fetched trees, so they live in a generated fragment
+# that make builds first and then re-reads (GNU make restarts itself).
+$(TP)/sources.mk: $(TP_STAMP) third_party/third_party.mk
+	$(Q)mkdir -p $(@D)
+	$(Q)printf 'TP_MBEDTLS_SRCS := %s\n' "$$(cd $(TP_SRC)/mbedtls/library && ls *.c | tr '\n' ' ')" > $@
+
+ifeq ($(filter clean distclean,$(MAKECMDGOALS)),)
+-include $(TP)/sources.mk
+endif
+
+TP_ZLIB_SRCS := adler32.c crc32.c deflate.c inflate.c inftrees.c inffast.c trees.c zutil.c compress.c uncompr.c
+TP_LWIP_SRCS := core/init.c core/def.c core/inet_chksum.c core/ip.c core/mem.c core/memp.c \
+	core/netif.c core/pbuf.c core/udp.c core/timeouts.c core/ipv4/dhcp.c core/ipv4/etharp.c \
+	core/ipv4/icmp.c core/ipv4/ip4.c core/ipv4/ip4_addr.c netif/ethernet.c
+
+# SQLite: read-mostly catalogs. These OMITs are the ones SQLite documents as
+# safe for the amalgamation; the host build keeps the defaults (it writes).
+TP_SQLITE_OPTS := -DSQLITE_THREADSAFE=1 -DSQLITE_DQS=0 -DSQLITE_DEFAULT_MEMSTATUS=0 \
+	-DSQLITE_OMIT_DEPRECATED -DSQLITE_OMIT_LOAD_EXTENSION -DSQLITE_OMIT_SHARED_CACHE \
+	-DSQLITE_OMIT_PROGRESS_CALLBACK -DSQLITE_OMIT_DECLTYPE -DSQLITE_OMIT_JSON \
+	-DSQLITE_OMIT_AUTOINIT -DSQLITE_LIKE_DOESNT_MATCH_BLOBS -DSQLITE_MAX_EXPR_DEPTH=0 \
+	-DSQLITE_OMIT_UTF16 -DSQLITE_OMIT_COMPLETE -DSQLITE_OMIT_GET_TABLE \
+	-DSQLITE_OMIT_TCL_VARIABLE -DSQLITE_OMIT_WAL -DSQLITE_TEMP_STORE=3 \
+	-DSQLITE_DEFAULT_LOCKING_MODE=1 -DSQLITE_USE_ALLOCA
+TP_SQLITE_HOST_OPTS := -DSQLITE_THREADSAFE=1 -DSQLITE_OMIT_LOAD_EXTENSION
+
+$(TP_SRC)/sqlite/bld/sqlite3.c: $(TP_STAMP)
+	$(Q)rm -rf $(@D) && mkdir -p $(@D)
+	@echo "  GEN     $@"
+	$(Q)cd $(@D) && ../configure --disable-tcl >/dev/null 2>&1 && $(MAKE) -s sqlite3.c >/dev/null 2>&1
+	$(Q)test -s $@
+
+TP_CFLAGS_COMMON := -w -ffile-prefix-map=$(CURDIR)/= -D_GNU_SOURCE
+TP_T_CFLAGS := $(TP_CFLAGS_COMMON) -Os -ffunction-sections -fdata-sections \
+	-fno-asynchronous-unwind-tables -fno-unwind-tables -isystem $(KINC)
+TP_H_CFLAGS := $(TP_CFLAGS_COMMON) -O2 -g -fPIC -DCVMBOOT_HOST
+
+# tp_lib(flavour, lib, compiler, flags, srcdir, sources, extra-flags)
+define tp_lib
+$(TP)/$(1)/lib/lib$(2).a: $$(patsubst %.c,$(TP)/$(1)/obj/$(2)/%.o,$(6))
+	@mkdir -p $$(@D)
+	@echo "  AR      $$@"
+	$(Q)rm -f $$@ && $(AR) rcsD $$@ $$^
+$(TP)/$(1)/obj/$(2)/%.o: $(5)/%.c $(TP_STAMP) | $(KINC)
+	@mkdir -p $$(@D)
+	@echo "  CC      $$@"
+	$(Q)$(3) $(4) $(7) -c $$< -o $$@
+endef
+
+TP_MBEDTLS_FLAGS := -I$(TP_SRC)/mbedtls/include -I$(CURDIR)/third_party \
+	-DMBEDTLS_CONFIG_FILE='"mbedtls-config.h"'
+TP_LWIP_FLAGS := -I$(TP_SRC)/lwip/src/include -I$(CURDIR)/net/lwip-port
+
+$(foreach f,musl host,$(eval $(call tp_lib,$(f),z,$(if $(filter musl,$(f)),$(T_CC),$(H_CC)),$(if $(filter musl,$(f)),$(TP_T_CFLAGS),$(TP_H_CFLAGS)),$(TP_SRC)/zlib,$(TP_ZLIB_SRCS),)))
+$(foreach f,musl host,$(eval $(call tp_lib,$(f),mbedtls,$(if $(filter musl,$(f)),$(T_CC),$(H_CC)),$(if $(filter musl,$(f)),$(TP_T_CFLAGS),$(TP_H_CFLAGS)),$(TP_SRC)/mbedtls/library,$(TP_MBEDTLS_SRCS),$(TP_MBEDTLS_FLAGS))))
+$(foreach f,musl host,$(eval $(call tp_lib,$(f),lwip,$(if $(filter musl,$(f)),$(T_CC),$(H_CC)),$(if $(filter musl,$(f)),$(TP_T_CFLAGS),$(TP_H_CFLAGS)),$(TP_SRC)/lwip/src,$(TP_LWIP_SRCS),$(TP_LWIP_FLAGS))))
+$(eval $(call tp_lib,musl,sqlite3,$(T_CC),$(TP_T_CFLAGS),$(TP_SRC)/sqlite/bld,sqlite3.c,$(TP_SQLITE_OPTS)))
+$(eval $(call tp_lib,host,sqlite3,$(H_CC),$(TP_H_CFLAGS),$(TP_SRC)/sqlite/bld,sqlite3.c,$(TP_SQLITE_HOST_OPTS)))
+
+TP_LIBS := z mbedtls lwip sqlite3
+TP_T_LIBS := $(TP_LIBS:%=$(TP)/musl/lib/lib%.a)
+TP_H_LIBS := $(TP_LIBS:%=$(TP)/host/lib/lib%.a)
+# Headers our code compiles against, for both flavours.
+TP_INCLUDES := -I$(TP_SRC)/zlib -I$(TP_SRC)/mbedtls/include -I$(CURDIR)/third_party \
+	-DMBEDTLS_CONFIG_FILE='"mbedtls-config.h"' -I$(TP_SRC)/lwip/src/include \
+	-I$(CURDIR)/net/lwip-port -I$(TP_SRC)/sqlite/bld
+
+# Kernel UAPI headers for musl (musl-gcc searches only musl's own tree).
+$(KINC):
+	$(Q)mkdir -p $@
+	$(Q)ln -sfn /usr/include/linux $@/linux
+	$(Q)ln -sfn /usr/include/asm-generic $@/asm-generic
+	$(Q)ln -sfn /usr/include/x86_64-linux-gnu/asm $@/asm
+	$(Q)ln -sfn /usr/include/mtd $@/mtd

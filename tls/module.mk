@@ -1,0 +1,4 @@
+# tls/module.mk
+tls_SRCS :=
+tls_HOST_SRCS :=
+tls_DEPS := net
