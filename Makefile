@@ -10,8 +10,9 @@
 MAKEFLAGS += -j$(shell nproc)
 
 B := build
-TP := $(B)/third_party
-KINC := $(B)/kinc
+# Helpers working in parallel use their own B= and share one TP=.
+TP ?= $(B)/third_party
+KINC := $(TP)/kinc
 Q := $(if $(V),,@)
 VERSION := $(shell cat VERSION)
 # Reproducible builds: every timestamp we write comes from here.

@@ -8,7 +8,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'lib'))
 
-BUILD = os.path.join(ROOT, 'build')
+BUILD = os.environ.get('CVMBOOT_BUILD') or os.path.join(ROOT, 'build')
 
 
 @pytest.fixture(scope='session')

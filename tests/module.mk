@@ -1,17 +1,19 @@
 # tests/module.mk: unit tests (cmocka, host flavour) and the check layers.
-# A module's unit test links only lib<mod>.a and its <mod>_DEPS, so it cannot
-# reach code its module does not depend on.
-UNIT_MODULES := boot
+# One binary per tests/unit/<name>_test.c. It links only the library of its
+# module (<name>_MOD, default <name>) and that module's <mod>_DEPS, so a unit
+# test cannot reach code its module does not depend on.
+UNIT_TESTS := boot
 
 define unit_rules
-$(B)/h/tests/t-$(1): $(B)/h/tests/unit/$(1)_test.o $(B)/h/lib$(1).a $$($(1)_DEPS:%=$(B)/h/lib%.a) $$(TP_H_LIBS)
+$(1)_MOD ?= $(1)
+$(B)/h/tests/t-$(1): $(B)/h/tests/unit/$(1)_test.o $(B)/h/lib$$($(1)_MOD).a $$($$($(1)_MOD)_DEPS:%=$(B)/h/lib%.a) $$(TP_H_LIBS)
 	@echo "  LD      $$@"
 	$(Q)$(H_CC) -o $$@ $$^ -lcmocka -lpthread -lm
 endef
-$(foreach m,$(UNIT_MODULES),$(eval $(call unit_rules,$(m))))
-UNIT_BINS := $(UNIT_MODULES:%=$(B)/h/tests/t-%)
+$(foreach t,$(UNIT_TESTS),$(eval $(call unit_rules,$(t))))
+UNIT_BINS := $(UNIT_TESTS:%=$(B)/h/tests/t-%)
 
-PYTEST := $(PYTHON) -m pytest -q -p no:cacheprovider
+PYTEST := CVMBOOT_BUILD=$(abspath $(B)) $(PYTHON) -m pytest -q -p no:cacheprovider
 CHECK_DEPS := all $(UNIT_BINS)
 
 # `make check` runs every layer in one pytest session so that it ends with

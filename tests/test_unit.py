@@ -23,4 +23,4 @@ def test_every_module_with_a_test_was_built():
     srcs = glob.glob(os.path.join(ROOT, 'tests', 'unit', '*_test.c'))
     want = sorted(os.path.basename(s)[:-len('_test.c')] for s in srcs)
     have = sorted(os.path.basename(b)[2:] for b in BINS)
-    assert want == have, 'tests/module.mk UNIT_MODULES is out of date'
+    assert want == have, 'tests/module.mk UNIT_TESTS is out of date'
