@@ -39,6 +39,7 @@ include third_party/third_party.mk
 include $(MODULES:%=%/module.mk)
 include linker/module.mk
 include tests/module.mk
+include boot/image.mk
 
 T_CFLAGS += $(TP_INCLUDES)
 H_CFLAGS += $(TP_INCLUDES)
@@ -90,7 +91,7 @@ $(B)/initramfs.cpio.xz: $(B)/initramfs.cpio
 	$(Q)xz -T1 --check=crc32 -9e -c $< > $@
 
 .PHONY: all deps check size size-budget clean distclean unit host vm bench demo
-all: $(B)/init $(B)/cvmboot $(B)/initramfs.cpio.xz
+all: $(B)/init $(B)/cvmboot $(B)/initramfs.cpio.xz $(B)/initrd.img
 
 deps:
 	$(Q)third_party/deps $(TP_SRC)

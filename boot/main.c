@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* boot/main.c: PID 1 of the initramfs; reads as the table of boot stages. */
 #include <errno.h>
+#include <stdio.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 
 #include "boot/boot.h"
+#include "boot/kmod.h"
+
+#define DRIVERS_BUDGET_MS 10000
 
 static int mount_one(const char *src, const char *dir, const char *type, unsigned long fl)
 {
@@ -38,6 +43,27 @@ static int stage_banner(struct boot_ctx *ctx)
 	return 0;
 }
 
+static int stage_drivers(struct boot_ctx *ctx)
+{
+	struct boot_kmod k;
+	struct boot_kmod_stats st;
+	struct utsname u;
+	char dir[160];
+	int rc;
+
+	uname(&u);
+	snprintf(dir, sizeof(dir), BOOT_KMOD_DIR, u.release);
+	if ((rc = boot_kmod_open(&k, dir)) < 0) {
+		boot_log(ctx, "drivers", "no module index in %s; relying on built-in drivers", dir);
+		return 0;
+	}
+	rc = boot_kmod_coldplug(&k, boot_now_ms() + DRIVERS_BUDGET_MS, &st);
+	boot_log(ctx, "drivers", "%u devices, %u modules loaded, %u failed, %u passes",
+		 st.devices, st.loaded, st.failed, st.passes);
+	boot_kmod_close(&k);
+	return rc;
+}
+
 static const struct boot_stage {
 	const char *name;
 	int (*run)(struct boot_ctx *);
@@ -46,6 +72,8 @@ static const struct boot_stage {
 	{ "early", stage_early, "mount /proc, /sys, /dev",
 	  "the kernel needs CONFIG_PROC_FS, CONFIG_SYSFS and CONFIG_DEVTMPFS" },
 	{ "banner", stage_banner, "print banner", NULL },
+	{ "drivers", stage_drivers, "load kernel modules",
+	  "the kernel's modules must match the initramfs (make KVER=...)" },
 };
 
 int main(void)

@@ -11,6 +11,7 @@ static const struct verb {
 	const char *help;
 } verbs[] = {
 	{ "mkinitramfs", boot_cli_mkinitramfs, "pack the initramfs (newc cpio)" },
+	{ "mkimage", boot_cli_mkimage, "build the bootable ISO or raw disk image" },
 };
 
 static int usage(FILE *f)

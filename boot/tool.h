@@ -7,4 +7,8 @@
  * process exit status (0 ok, 1 runtime error, 2 usage). */
 int boot_cli_mkinitramfs(int argc, char **argv);
 
+/* `cvmboot mkimage`: ISO (isolinux, hybrid) or raw disk (syslinux on FAT)
+ * from a kernel and initrd archives. Exit status as above. */
+int boot_cli_mkimage(int argc, char **argv);
+
 #endif
