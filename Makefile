@@ -40,6 +40,7 @@ include $(MODULES:%=%/module.mk)
 include linker/module.mk
 include tests/module.mk
 include boot/image.mk
+include boot/kernel.mk
 
 T_CFLAGS += $(TP_INCLUDES)
 H_CFLAGS += $(TP_INCLUDES)

@@ -20,6 +20,9 @@ void boot_poweroff(struct boot_ctx *ctx)
 		pause();
 }
 
+#define FATAL_RETRY_S 30	/* pause before a retry, so a loop is readable */
+#define FATAL_NAG_S 300		/* "wait" mode repeats why it is waiting */
+
 /* see boot.h */
 void boot_fatal(struct boot_ctx *ctx, const char *stage, const char *action, int err,
 		const char *hint)
@@ -27,5 +30,22 @@ void boot_fatal(struct boot_ctx *ctx, const char *stage, const char *action, int
 	boot_log(ctx, stage, "%s: %s", action, strerror(err < 0 ? -err : err));
 	if (hint)
 		boot_log(ctx, stage, "hint: %s", hint);
+	sync();
+	switch (ctx->cfg.on_error) {
+	case BOOT_CFG_ON_ERROR_RETRY:
+		boot_log(ctx, stage, "rebooting in %u s to retry (cvmboot.on_error=retry)",
+			 FATAL_RETRY_S);
+		sleep(FATAL_RETRY_S);
+		reboot(RB_AUTOBOOT);
+		break;
+	case BOOT_CFG_ON_ERROR_WAIT:
+		for (;;) {
+			boot_log(ctx, stage, "stopped after: %s: %s (cvmboot.on_error=wait); "
+				 "power off the VM", action, strerror(err < 0 ? -err : err));
+			sleep(FATAL_NAG_S);
+		}
+	default:
+		break;
+	}
 	boot_poweroff(ctx);
 }

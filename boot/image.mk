@@ -16,7 +16,7 @@ $(B)/modules/lib/modules/$(KVER)/modules.dep: boot/kmods.list $(TP_STAMP)
 		awk '$$1 == "insmod" {print $$2}' | sort -u | while read -r ko; do \
 		rel=$${ko#/lib/modules/$(KVER)/}; mkdir -p $(B)/modules/lib/modules/$(KVER)/$$(dirname $$rel); \
 		cp $$ko $(B)/modules/lib/modules/$(KVER)/$$rel; done
-	$(Q)cp /lib/modules/$(KVER)/modules.builtin /lib/modules/$(KVER)/modules.order $(B)/modules/lib/modules/$(KVER)/
+	$(Q)cp /lib/modules/$(KVER)/modules.builtin /lib/modules/$(KVER)/modules.builtin.modinfo /lib/modules/$(KVER)/modules.order $(B)/modules/lib/modules/$(KVER)/
 	$(Q)depmod -b $(B)/modules $(KVER)
 	$(Q)cd $(B)/modules/lib/modules/$(KVER) && rm -f modules.*.bin modules.builtin* modules.order \
 		modules.devname modules.softdep modules.symbols
@@ -32,3 +32,44 @@ $(B)/modules.cpio.xz: $(B)/modules.cpio
 $(B)/initrd.img: $(B)/initramfs.cpio.xz $(B)/modules.cpio.xz
 	@echo "  INITRD  $@"
 	$(Q)cat $^ > $@
+
+# Repository settings baked into the image (overridable at boot by the kernel
+# command line and user-data): make image REPO_URL=... REPO_NAME=...
+# REPO_KEY=path.pub REPO_TAG=... They travel as a third, uncompressed archive
+# so that changing them rebuilds neither build/init nor the core initramfs.
+REPO_URL ?=
+REPO_NAME ?=
+REPO_KEY ?=
+REPO_TAG ?=
+REPO_PROXY ?=
+IMAGE_CMDLINE ?= console=ttyS0 console=tty0 quiet
+HDD_SIZE_MIB ?= 64
+IMAGE_VARS := $(REPO_URL)|$(REPO_NAME)|$(REPO_KEY)|$(REPO_TAG)|$(REPO_PROXY)|$(IMAGE_CMDLINE)
+
+$(B)/config/vars: FORCE
+	@mkdir -p $(@D)
+	@echo '$(IMAGE_VARS)' | cmp -s - $@ || echo '$(IMAGE_VARS)' > $@
+$(B)/config.cpio: $(B)/config/vars $(B)/cvmboot $(REPO_KEY)
+	@echo "  CONFIG  $@"
+	$(Q)rm -f $(@D)/config/defaults && touch $(@D)/config/defaults
+	$(Q)$(if $(REPO_URL),echo 'repo_url=$(REPO_URL)' >> $(@D)/config/defaults;)
+	$(Q)$(if $(REPO_NAME),echo 'repo_name=$(REPO_NAME)' >> $(@D)/config/defaults;)
+	$(Q)$(if $(REPO_TAG),echo 'repo_tag=$(REPO_TAG)' >> $(@D)/config/defaults;)
+	$(Q)$(if $(REPO_PROXY),echo 'proxy=$(REPO_PROXY)' >> $(@D)/config/defaults;)
+	$(Q)$(if $(REPO_KEY),echo 'repo_key=/etc/cvmboot/keys/repo.pub' >> $(@D)/config/defaults;)
+	$(Q)$(B)/cvmboot mkinitramfs --modules-only --file $(@D)/config/defaults:etc/cvmboot/defaults \
+		$(if $(REPO_KEY),--file $(REPO_KEY):etc/cvmboot/keys/repo.pub) -o $@
+
+$(B)/cvmboot.iso: $(B)/cvmboot $(B)/initrd.img $(B)/config.cpio
+	@echo "  ISO     $@"
+	$(Q)$(B)/cvmboot mkimage --kernel $(KERNEL) --initrd $(B)/initrd.img \
+		--initrd $(B)/config.cpio --cmdline '$(IMAGE_CMDLINE)' --iso $@
+$(B)/cvmboot.hdd: $(B)/cvmboot $(B)/initrd.img $(B)/config.cpio
+	@echo "  HDD     $@"
+	$(Q)$(B)/cvmboot mkimage --kernel $(KERNEL) --initrd $(B)/initrd.img \
+		--initrd $(B)/config.cpio --cmdline '$(IMAGE_CMDLINE)' --hdd $@ \
+		--hdd-size $(HDD_SIZE_MIB)
+
+.PHONY: image FORCE
+image: $(B)/cvmboot.iso $(B)/cvmboot.hdd
+FORCE:

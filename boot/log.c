@@ -36,7 +36,7 @@ static void log_write(int fd, const char *buf, size_t len)
 }
 
 /* see boot.h */
-void boot_log(const struct boot_ctx *ctx, const char *stage, const char *fmt, ...)
+void boot_log(struct boot_ctx *ctx, const char *stage, const char *fmt, ...)
 {
 	char line[512];
 	uint64_t t = boot_now_ms();
@@ -52,6 +52,10 @@ void boot_log(const struct boot_ctx *ctx, const char *stage, const char *fmt, ..
 		n = (int)sizeof(line) - 2;
 	line[n++] = '\n';
 	log_write(ctx && ctx->console_fd >= 0 ? ctx->console_fd : 2, line, (size_t)n);
+	if (ctx && ctx->loglen + (size_t)n <= sizeof(ctx->logbuf)) {
+		memcpy(ctx->logbuf + ctx->loglen, line, (size_t)n);
+		ctx->loglen += (size_t)n;
+	}
 }
 
 /* see boot.h */
@@ -66,18 +70,20 @@ int boot_log_open(struct boot_ctx *ctx)
 }
 
 /* see boot.h */
-void boot_log_timing(const struct boot_ctx *ctx)
+void boot_log_timing(struct boot_ctx *ctx)
 {
 	size_t i;
 
 	boot_log(ctx, "timing", "%-12s %8s %8s", "stage", "start", "took");
 	for (i = 0; i < ctx->ntiming; i++) {
 		const struct boot_timing *t = &ctx->timing[i];
+		/* The running stage (hand-over) has no end yet: up to now. */
+		uint64_t end = t->end_ms >= t->start_ms ? t->end_ms : boot_now_ms();
 
 		boot_log(ctx, "timing", "%-12s %5llu ms %5llu ms", t->name,
-			 (unsigned long long)t->start_ms,
-			 (unsigned long long)(t->end_ms - t->start_ms));
+			 (unsigned long long)t->start_ms, (unsigned long long)(end - t->start_ms));
 	}
+	boot_log(ctx, "timing", "%-12s %5llu ms", "total", (unsigned long long)boot_now_ms());
 }
 
 /* The static binary's own ELF header is mapped; walk its PT_NOTE segments

@@ -44,12 +44,28 @@ static int usage(void)
 	return 2;
 }
 
+/* The kernel's unpacker does not create missing parents: add them. */
+static void add_parents(struct boot_cpio *c, const char *dest)
+{
+	char dir[256];
+	const char *p;
+
+	for (p = strchr(dest, '/'); p; p = strchr(p + 1, '/')) {
+		if ((size_t)(p - dest) >= sizeof(dir) || p == dest)
+			continue;
+		memcpy(dir, dest, (size_t)(p - dest));
+		dir[p - dest] = '\0';
+		boot_cpio_add(c, dir, S_IFDIR | 0755, NULL, 0, 0, 0);	/* -EEXIST is fine */
+	}
+}
+
 static int add_file(struct boot_cpio *c, const char *src, const char *dest, mode_t perm)
 {
 	size_t len;
 	void *data = slurp(src, &len);
 	int rc;
 
+	add_parents(c, dest);
 	if (!data) {
 		fprintf(stderr, "cvmboot mkinitramfs: cannot read %s: %s\n", src, strerror(errno));
 		return -1;

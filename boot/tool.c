@@ -4,14 +4,35 @@
 #include <string.h>
 
 #include "boot/tool.h"
+#include "boot/context.h"
+#include "aufs-setup/aufs-setup.h"
+#include "net/net.h"
+#include "cvmfs-lite/cli.h"
+#include "cvmfs-lite/pub.h"
+#include "blk/blk.h"
 
 static const struct verb {
 	const char *name;
 	int (*run)(int argc, char **argv);
 	const char *help;
 } verbs[] = {
+	{ "aufs-stack", aufs_cli_stack, "mount the union root (overlay) as PID 1 does" },
+	{ "rebase", aufs_cli_rebase, "resolve an overlay upper against a new snapshot" },
+	{ "merge-accounts", aufs_cli_merge_accounts, "merge passwd/group/shadow/gshadow by name" },
+	{ "switch-root-test", aufs_cli_switch_root_test, "switch_root from a stand-in initramfs" },
+	{ "shutdown-test", aufs_cli_shutdown_test, "return-to-initramfs shutdown, no reboot" },
 	{ "mkinitramfs", boot_cli_mkinitramfs, "pack the initramfs (newc cpio)" },
+	{ "context-test", boot_cli_context_test, "fetch and parse user-data like the first boot" },
+	{ "mkfs-scratch", blk_cli_mkfs_scratch, "partition and format a blank scratch disk (GPT + ext4 UROOT)" },
+	{ "grow-scratch", blk_cli_grow_scratch, "grow the scratch partition and its ext4 to the disk's end" },
+	{ "dhcp", net_cli_dhcp, "bring up NICs by DHCP (or ip=) like PID 1 does" },
 	{ "mkimage", boot_cli_mkimage, "build the bootable ISO or raw disk image" },
+	{ "mount", cvmfs_cli_mount, "mount a CernVM-FS repository (FUSE, read-only)" },
+	{ "keygen", cvmfs_cli_keygen, "make master + publisher keys and certificate for a repository" },
+	{ "publish", cvmfs_cli_publish, "publish a directory tree as a signed CernVM-FS repository" },
+	{ "tag", cvmfs_cli_tag, "list, add or remove named tags of a repository" },
+	{ "inspect", cvmfs_cli_inspect, "show a repository; --verify checks every signature and object" },
+	{ "fetch", boot_cli_fetch, "GET a URL (http/https, proxy) like PID 1 does" },
 };
 
 static int usage(FILE *f)

@@ -11,4 +11,9 @@ int boot_cli_mkinitramfs(int argc, char **argv);
  * from a kernel and initrd archives. Exit status as above. */
 int boot_cli_mkimage(int argc, char **argv);
 
+/* `cvmboot fetch URL`: one GET (http or https, optionally through a proxy)
+ * with net/http and the tls transport, body to a file or stdout. Exit status
+ * as above; TLS refusals print their reason. */
+int boot_cli_fetch(int argc, char **argv);
+
 #endif

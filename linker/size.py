@@ -13,10 +13,10 @@ BSS = ('.bss', '.tbss')
 
 
 def component(path):
-    m = re.search(r'build/t/lib([\w-]+)\.a\(', path)
+    m = re.search(r'/t/lib([\w-]+)\.a\(', path)
     if m:
         return m.group(1)
-    m = re.search(r'build/t/([\w-]+)/[^/]+\.o$', path)
+    m = re.search(r'/t/([\w-]+)/[^/]+\.o$', path)
     if m:
         return m.group(1)
     m = re.search(r'third_party/musl/lib/lib(\w+)\.a\(', path)

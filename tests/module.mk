@@ -2,7 +2,17 @@
 # One binary per tests/unit/<name>_test.c. It links only the library of its
 # module (<name>_MOD, default <name>) and that module's <mod>_DEPS, so a unit
 # test cannot reach code its module does not depend on.
-UNIT_TESTS := boot
+UNIT_TESTS := boot cvmfs-lite
+UNIT_TESTS += tls
+UNIT_TESTS += blk
+UNIT_TESTS += boot-config boot-context
+UNIT_TESTS += net
+UNIT_TESTS += aufs-setup
+boot-config_MOD := boot
+boot-context_MOD := boot
+UNIT_TESTS += net-http cvmfs-lite-client
+net-http_MOD := net
+cvmfs-lite-client_MOD := cvmfs-lite
 
 define unit_rules
 $(1)_MOD ?= $(1)

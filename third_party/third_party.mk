@@ -25,22 +25,50 @@ TP_LWIP_SRCS := core/init.c core/def.c core/inet_chksum.c core/ip.c core/mem.c c
 	core/netif.c core/pbuf.c core/udp.c core/timeouts.c core/ipv4/dhcp.c core/ipv4/etharp.c \
 	core/ipv4/icmp.c core/ipv4/ip4.c core/ipv4/ip4_addr.c netif/ethernet.c
 
-# SQLite: read-mostly catalogs. These OMITs are the ones SQLite documents as
-# safe for the amalgamation; the host build keeps the defaults (it writes).
+# SQLite: the host build (publisher: writes) keeps the defaults. build/init
+# only reads catalogs with plain SELECTs, so its copy drops every SQL feature
+# and pragma family it never uses. Options that change the grammar only work
+# when the parser is generated with them, so the musl flavour gets its own
+# amalgamation, generated with the same OPTS it is compiled with.
 TP_SQLITE_OPTS := -DSQLITE_THREADSAFE=1 -DSQLITE_DQS=0 -DSQLITE_DEFAULT_MEMSTATUS=0 \
 	-DSQLITE_OMIT_DEPRECATED -DSQLITE_OMIT_LOAD_EXTENSION -DSQLITE_OMIT_SHARED_CACHE \
 	-DSQLITE_OMIT_PROGRESS_CALLBACK -DSQLITE_OMIT_DECLTYPE -DSQLITE_OMIT_JSON \
 	-DSQLITE_OMIT_AUTOINIT -DSQLITE_LIKE_DOESNT_MATCH_BLOBS -DSQLITE_MAX_EXPR_DEPTH=0 \
 	-DSQLITE_OMIT_UTF16 -DSQLITE_OMIT_COMPLETE -DSQLITE_OMIT_GET_TABLE \
 	-DSQLITE_OMIT_TCL_VARIABLE -DSQLITE_OMIT_WAL -DSQLITE_TEMP_STORE=3 \
-	-DSQLITE_DEFAULT_LOCKING_MODE=1 -DSQLITE_USE_ALLOCA
+	-DSQLITE_USE_ALLOCA -DSQLITE_OMIT_ALTERTABLE -DSQLITE_OMIT_ANALYZE \
+	-DSQLITE_OMIT_AUTHORIZATION -DSQLITE_OMIT_AUTOINCREMENT \
+	-DSQLITE_OMIT_AUTOVACUUM -DSQLITE_OMIT_BLOB_LITERAL \
+	-DSQLITE_OMIT_COMPILEOPTION_DIAGS -DSQLITE_OMIT_CTE -DSQLITE_OMIT_DATETIME_FUNCS \
+	-DSQLITE_OMIT_EXPLAIN -DSQLITE_OMIT_FLAG_PRAGMAS \
+	-DSQLITE_OMIT_GENERATED_COLUMNS -DSQLITE_OMIT_INCRBLOB -DSQLITE_OMIT_INTEGRITY_CHECK \
+	-DSQLITE_OMIT_INTROSPECTION_PRAGMAS -DSQLITE_OMIT_LOCALTIME -DSQLITE_OMIT_REINDEX \
+	-DSQLITE_OMIT_SCHEMA_VERSION_PRAGMAS -DSQLITE_OMIT_TEMPDB -DSQLITE_OMIT_TRACE \
+	-DSQLITE_OMIT_TRIGGER -DSQLITE_OMIT_UPSERT -DSQLITE_OMIT_VIEW \
+	-DSQLITE_OMIT_VIRTUALTABLE -DSQLITE_OMIT_WINDOWFUNC -DSQLITE_OMIT_XFER_OPT \
+	-DSQLITE_OMIT_DESERIALIZE -DSQLITE_OMIT_SEH -DSQLITE_OMIT_POPEN \
+	-DSQLITE_OMIT_CASE_SENSITIVE_LIKE_PRAGMA -DSQLITE_OMIT_HEX_INTEGER
 TP_SQLITE_HOST_OPTS := -DSQLITE_THREADSAFE=1 -DSQLITE_OMIT_LOAD_EXTENSION
 
-$(TP_SRC)/sqlite/bld/sqlite3.c: $(TP_STAMP)
-	$(Q)rm -rf $(@D) && mkdir -p $(@D)
-	@echo "  GEN     $@"
-	$(Q)cd $(@D) && ../configure --disable-tcl >/dev/null 2>&1 && $(MAKE) -s sqlite3.c >/dev/null 2>&1
-	$(Q)test -s $@
+# sqlite_amalg(dir, opts): configure once per flavour, then `make sqlite3.c`;
+# regenerated when the options change (dir.opts records them). Several
+# builds may share one TP: the generation is serialised by flock, done in a
+# temporary directory and moved into place, and skipped when another build
+# already made it with the same options.
+define sqlite_amalg
+$(TP_SRC)/sqlite/$(1).opts: FORCE $(TP_STAMP)
+	@echo '$(2)' | cmp -s - $$@ || echo '$(2)' > $$@
+$(TP_SRC)/sqlite/$(1)/sqlite3.c: $(TP_SRC)/sqlite/$(1).opts
+	@echo "  GEN     $$@"
+	$$(Q)cd $(TP_SRC)/sqlite && flock .lock sh -c 'cmp -s $(1).opts $(1)/opts && exit 0; \
+		rm -rf $(1).tmp && mkdir $(1).tmp && cd $(1).tmp && \
+		../configure --disable-tcl >/dev/null 2>&1 && \
+		$$(MAKE) -j1 -s OPTS="$(2)" sqlite3.c >/dev/null 2>&1 && \
+		cp ../$(1).opts opts && cd .. && rm -rf $(1) && mv $(1).tmp $(1)'
+	$$(Q)test -s $$@ && touch $$@
+endef
+$(eval $(call sqlite_amalg,bld,$(TP_SQLITE_HOST_OPTS)))
+$(eval $(call sqlite_amalg,bld-min,$(TP_SQLITE_OPTS)))
 
 TP_CFLAGS_COMMON := -w -ffile-prefix-map=$(CURDIR)/= -D_GNU_SOURCE
 TP_T_CFLAGS := $(TP_CFLAGS_COMMON) -Os -ffunction-sections -fdata-sections \
@@ -66,7 +94,10 @@ TP_LWIP_FLAGS := -I$(TP_SRC)/lwip/src/include -I$(CURDIR)/net/lwip-port
 $(foreach f,musl host,$(eval $(call tp_lib,$(f),z,$(if $(filter musl,$(f)),$(T_CC),$(H_CC)),$(if $(filter musl,$(f)),$(TP_T_CFLAGS),$(TP_H_CFLAGS)),$(TP_SRC)/zlib,$(TP_ZLIB_SRCS),)))
 $(foreach f,musl host,$(eval $(call tp_lib,$(f),mbedtls,$(if $(filter musl,$(f)),$(T_CC),$(H_CC)),$(if $(filter musl,$(f)),$(TP_T_CFLAGS),$(TP_H_CFLAGS)),$(TP_SRC)/mbedtls/library,$(TP_MBEDTLS_SRCS),$(TP_MBEDTLS_FLAGS))))
 $(foreach f,musl host,$(eval $(call tp_lib,$(f),lwip,$(if $(filter musl,$(f)),$(T_CC),$(H_CC)),$(if $(filter musl,$(f)),$(TP_T_CFLAGS),$(TP_H_CFLAGS)),$(TP_SRC)/lwip/src,$(TP_LWIP_SRCS),$(TP_LWIP_FLAGS))))
-$(eval $(call tp_lib,musl,sqlite3,$(T_CC),$(TP_T_CFLAGS),$(TP_SRC)/sqlite/bld,sqlite3.c,$(TP_SQLITE_OPTS)))
+# lwIP compiles our options and hooks into itself: rebuild it when they change.
+$(foreach f,musl host,$(patsubst %.c,$(TP)/$(f)/obj/lwip/%.o,$(TP_LWIP_SRCS))): \
+	net/lwip-port/lwipopts.h net/lwip-port/hooks.h net/lwip-port/arch/cc.h
+$(eval $(call tp_lib,musl,sqlite3,$(T_CC),$(TP_T_CFLAGS),$(TP_SRC)/sqlite/bld-min,sqlite3.c,$(TP_SQLITE_OPTS)))
 $(eval $(call tp_lib,host,sqlite3,$(H_CC),$(TP_H_CFLAGS),$(TP_SRC)/sqlite/bld,sqlite3.c,$(TP_SQLITE_HOST_OPTS)))
 
 TP_LIBS := z mbedtls lwip sqlite3

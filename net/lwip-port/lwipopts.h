@@ -42,4 +42,10 @@
 #define LWIP_SINGLE_NETIF	0
 #define LWIP_NOASSERT		1
 #define LWIP_PROVIDE_ERRNO	0
+/* htons and friends come from the libc; lwIP uses its lwip_htons itself. */
+#define LWIP_DONT_PROVIDE_BYTEORDER_FUNCTIONS 1
+/* Room for our parameter request list additions and a hostname. */
+#define DHCP_OPTIONS_LEN	96
+/* net/lwip-port/hooks.h: asks for options 6, 15, 26, 121 in every request. */
+#define LWIP_HOOK_FILENAME	"hooks.h"
 #endif

@@ -37,14 +37,28 @@ def user_net(forwards=(), net=None, host=None, dhcpstart=None, model='virtio-net
     return ['-netdev', netdev, '-device', '%s,netdev=n0' % model]
 
 
-class VM:
-    """One QEMU process; the serial console goes to a log file."""
+def disk_args(path, bus='virtio', idx=0, fmt='raw'):
+    """Args attaching an image file as a disk: virtio (virtio-blk-pci), ahci or nvme."""
+    drive = ['-drive', 'file=%s,if=none,id=d%d,format=%s' % (path, idx, fmt)]
+    if bus == 'virtio':
+        return drive + ['-device', 'virtio-blk-pci,drive=d%d' % idx]
+    if bus == 'ahci':
+        return drive + ['-device', 'ahci,id=ahci%d' % idx,
+                        '-device', 'ide-hd,drive=d%d,bus=ahci%d.0' % (idx, idx)]
+    if bus == 'nvme':
+        return drive + ['-device', 'nvme,drive=d%d,serial=cvmboot%d' % (idx, idx)]
+    raise ValueError(bus)
 
-    def __init__(self, initrd, append='', kernel=None, machine='microvm', mem=512,
+
+class VM:
+    """One QEMU process; the serial console goes to a log file. The default
+    machine is microvm with PCIe (virtio-pci devices, as on real clouds)."""
+
+    def __init__(self, initrd, append='', kernel=None, machine='microvm,pcie=on', mem=512,
                  net_args=None, extra=(), log=None):
         self.log = log
         cmdline = 'console=ttyS0 panic=-1 ' + append
-        if machine == 'microvm':
+        if machine.startswith('microvm'):
             # microvm hangs calibrating the TSC under TCG without this.
             cmdline = 'tsc_early_khz=2000000 ' + cmdline
         self.argv = ['qemu-system-x86_64', '-M', machine, '-accel', 'tcg', '-m', str(mem),

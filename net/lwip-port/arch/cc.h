@@ -10,5 +10,5 @@
 #define LWIP_RAND()		((u32_t)random())
 #define LWIP_PLATFORM_DIAG(x)	do { } while (0)
 #define LWIP_PLATFORM_ASSERT(x)	abort()
-#define BYTE_ORDER		LITTLE_ENDIAN
+#include <endian.h>	/* BYTE_ORDER, as the libc defines it */
 #endif

@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+/* boot/context.h: contextualization: where user-data comes from (config
+ * drives, OpenNebula, cloud metadata services), how it is unpacked (gzip,
+ * MIME, base64, glideinWMS), saved and reloaded, and cernvm_inject's tar. */
+#ifndef BOOT_CONTEXT_H
+#define BOOT_CONTEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "boot/config.h"
+
+#define BOOT_CONTEXT_DATA_MAX (256 * 1024)	/* user-data (GCE allows 256 KiB) */
+#define BOOT_CONTEXT_WORK_MAX (1024 * 1024)	/* room for unpacking it */
+#define BOOT_CONTEXT_TOKEN_MAX 128		/* IMDSv2 session token */
+#define BOOT_CONTEXT_DIR "context"		/* on the scratch disk */
+#define BOOT_CONTEXT_PROBE_MS 2000	/* first request to a metadata host */
+#define BOOT_CONTEXT_FETCH_MS 10000	/* later requests to a host that answered */
+#define BOOT_METADATA_HOST "169.254.169.254"
+#define BOOT_CLOUDSTACK_HOST "10.1.1.1"
+
+/* ---- HTTP, injected ---- */
+
+/* One HTTP/1.1 request, backed in PID 1 by net/http.h and in tests by a fake.
+ * method is "GET" or "PUT" (PUT is sent with an empty body). headers are
+ * "Name: value" lines, NULL-terminated (net_http_req.headers' form). A 2xx
+ * body goes to buf (at most cap bytes); *len is its length (0 otherwise).
+ * Blocks until deadline_ms (CLOCK_MONOTONIC) at most. Returns the status
+ * (100..599) when a response came, -EMSGSIZE for a body larger than cap, or
+ * -errno when none came (-ETIMEDOUT, -ECONNREFUSED, -EHOSTUNREACH, ...). */
+typedef int (*boot_fetch_fn)(void *arg, const char *method, const char *url,
+			     const char *const *headers, char *buf, size_t cap, size_t *len,
+			     uint64_t deadline_ms);
+
+/* The fetch callback of PID 1 and the host tool: arg is a
+ * struct net_http_client * (net/http.h), already initialised. GETs go
+ * through net_http_get without a proxy and without redirects; the PUT (for
+ * the IMDSv2 token) is one request on its own connection. */
+int boot_context_http_fetch(void *arg, const char *method, const char *url,
+			    const char *const *headers, char *buf, size_t cap, size_t *len,
+			    uint64_t deadline_ms);
+
+/* ---- OpenNebula context.sh and other shell-variable files, as data ---- */
+
+/* Parsed NAME=value assignments, stored as "NAME\0value\0" pairs in buf. */
+struct boot_shvars {
+	char *buf;
+	size_t cap, len;
+};
+
+/* Parses shell variable assignments: NAME=word, optionally after "export ";
+ * a word joins unquoted text (backslash escapes), '...' (literal, may span
+ * lines; OpenNebula writes ' as '\'') and "..." (\\ \" \$ \` escapes).
+ * Nothing is expanded or run: $x, $(..) and `..` stay literal text. '#'
+ * starts a comment at the start of a word. Lines that are not assignments
+ * are skipped. A later assignment wins. Returns the number of variables, or
+ * -ENOSPC (v->buf too small) or -EBADMSG (unterminated quote; the variables
+ * before it are kept). */
+int boot_shvars_parse(struct boot_shvars *v, const char *text, size_t len);
+/* Returns the value of NAME (the last assignment), or NULL. */
+const char *boot_shvars_get(const struct boot_shvars *v, const char *name);
+
+/* ---- Codecs ---- */
+
+/* Decodes base64 (RFC 4648 alphabet, '=' padding optional, blanks and line
+ * breaks skipped). out may equal in (decodes in place). Returns the decoded
+ * length, -EINVAL (a character outside the alphabet or data after padding),
+ * or -ENOSPC (more than cap bytes). */
+ssize_t boot_base64_decode(const char *in, size_t len, void *out, size_t cap);
+
+/* Decompresses a gzip (or zlib) stream. Returns the length, -EBADMSG
+ * (corrupt or truncated), or -ENOSPC (more than cap bytes). */
+ssize_t boot_gunzip(const void *in, size_t len, void *out, size_t cap);
+
+/* Finds the uCernVM configuration in user-data of len bytes: plain text,
+ * gzip'd, or MIME multipart (parts may be base64 or gzip'd, the first part
+ * holding the section wins), and, if useglideinwms, glideinWMS single-line
+ * user-data (proxy and PAC URLs become cvmfs_http_proxy= and
+ * cvmfs_pac_urls= lines). The text between the "[ucernvm-begin]" and
+ * "[ucernvm-end]" lines (CRLF accepted; a missing end marker means to the
+ * end) is returned in *sec and *sec_len, pointing into data or work (wcap
+ * bytes, used for unpacking). data is not modified. Returns 1 if a section
+ * was found, 0 if not (plain cloud-init user-data: nothing for us),
+ * -EBADMSG (corrupt gzip/MIME/base64) or -ENOSPC (work too small). */
+int boot_userdata_extract(const char *data, size_t len, int useglideinwms, char *work,
+			  size_t wcap, const char **sec, size_t *sec_len);
+
+/* ---- Sources ---- */
+
+enum boot_ctx_src {
+	BOOT_SRC_NONE = 0,
+	BOOT_SRC_CONFIG_DRIVE,	/* openstack/latest/user_data */
+	BOOT_SRC_NOCLOUD,	/* user-data (cidata) */
+	BOOT_SRC_OPENNEBULA,	/* context.sh EC2_USER_DATA / USER_DATA */
+	BOOT_SRC_VSPHERE,	/* user-data.txt */
+	BOOT_SRC_AZURE,		/* CustomData.bin */
+	BOOT_SRC_GCE,
+	BOOT_SRC_EC2,
+	BOOT_SRC_OPENSTACK,
+	BOOT_SRC_CLOUDSTACK,
+	BOOT_SRC_SAVED,		/* context/ of an earlier boot */
+};
+/* Short name of a source ("ec2", "config-drive", ...). */
+const char *boot_ctx_src_str(enum boot_ctx_src s);
+
+struct boot_context_opts {
+	unsigned sources;		/* BOOT_CTX_SRC_* mask (cfg.context_sources) */
+	const int *dirfds;		/* mounted CDs/drives to look at, read-only */
+	size_t ndirs;
+	boot_fetch_fn fetch;		/* NULL: no network sources */
+	void *fetch_arg;
+	const char *dhcp_server;	/* dotted quad or NULL (CloudStack's 2nd try) */
+	const char *metadata_host;	/* NULL: 169.254.169.254 (tests set 127.0.0.1:PORT) */
+	const char *cloudstack_host;	/* NULL: 10.1.1.1 */
+	unsigned probe_ms, fetch_ms;	/* 0: BOOT_CONTEXT_PROBE_MS / _FETCH_MS */
+	char *work;			/* scratch for context.sh (>= 2 x its size) */
+	size_t wcap;
+	boot_cfg_log_fn log;
+	void *log_arg;
+};
+
+/* The result; caller-allocated, data points to the caller's buffer. */
+struct boot_context {
+	enum boot_ctx_src src;
+	char where[96];			/* e.g. the URL or file it came from */
+	char *data;			/* raw user-data as fetched (gzip etc. kept) */
+	size_t len, cap;
+};
+
+/* Looks for user-data in the order of uCernVM's 06context: each dirfd
+ * (openstack/latest/user_data, user-data, context.sh, user-data.txt,
+ * CustomData.bin), then GCE, EC2 (IMDSv2 token, falling back to IMDSv1),
+ * OpenStack, CloudStack (10.1.1.1, then the DHCP server). The first source
+ * that answers wins, also with empty user-data when the platform's metadata
+ * answers but has none (then len = 0). A metadata host that does not answer
+ * the first request within probe_ms is skipped for the rest of the run.
+ * Blocks until deadline_ms at most; every request gets min(its timeout,
+ * deadline). Logs each miss with the source and what it got. Returns 0 (ctx
+ * filled), -ENOENT (no source answered: boot on with the command line),
+ * -ETIMEDOUT (deadline hit first), or -EMSGSIZE (user-data over ctx->cap). */
+int boot_context_run(const struct boot_context_opts *o, uint64_t deadline_ms,
+		     struct boot_context *ctx);
+
+/* OpenNebula context.sh of one mounted dir into *v. Returns 0, -ENOENT (no
+ * context.sh there), or boot_shvars_parse's errors. For the static network
+ * setup (ETH0_IP, ETH0_MASK, ETH0_GATEWAY, ETH0_DNS, ETH0_MTU, ETH0_MAC),
+ * which has to happen before the network stage, on every boot. */
+int boot_context_one_read(int dirfd, struct boot_shvars *v, char *file, size_t fcap);
+
+struct net_kv;
+/* Copies the ETH<n>_* variables of v (last assignment wins) into kv, at most
+ * max, as borrowed pointers into v, for net_cfg.ctx (net/net.h). Returns
+ * the number filled. */
+size_t boot_context_one_net(const struct boot_shvars *v, struct net_kv *kv, size_t max);
+
+/* Saves the context in the directory ctxdirfd (context/ on the scratch
+ * disk): "user-data" (raw), "source" (one line: name and where) and
+ * "ucontext" (cfg's user-data keys, boot_cfg_userdata_fmt form). Each file
+ * is replaced atomically. work is scratch space for the keys other than
+ * cernvm_inject (4 KiB is plenty). 0 or -errno. */
+int boot_context_save(int ctxdirfd, const struct boot_context *ctx,
+		      const struct boot_cfg *cfg, char *work, size_t wcap);
+
+/* Later boots: reads "ucontext" back into buf (cap bytes: at least the size
+ * of the user-data, for cernvm_inject) and
+ * applies it to cfg with boot_cfg_userdata_parse; cfg->inject then points
+ * into buf. Returns the number of keys applied, -ENOENT (nothing saved: a
+ * first boot), -EFBIG, or -errno. */
+int boot_context_load(int ctxdirfd, struct boot_cfg *cfg, char *buf, size_t cap,
+		      boot_cfg_log_fn log, void *arg);
+
+/* ---- cernvm_inject ---- */
+
+/* Unpacks a tar (ustar, GNU long names, pax path/linkpath), gzip'd or not,
+ * into rootfd: regular files, directories, symlinks and hard links with
+ * their mode and owner. A first pass checks every member and refuses the
+ * whole archive (-EPERM, logged with the member) for an absolute name, a
+ * ".." component, a hard link to such a name, or a symlink whose relative
+ * target climbs out of the root; extraction never follows a symlink on the
+ * way (O_NOFOLLOW on each component). Devices and fifos are skipped with a
+ * log line. work (wcap bytes) holds the decompressed tar. Returns the
+ * number of members written, -EPERM, -EBADMSG (corrupt), -ENOSPC, or -errno
+ * from the file system. */
+int boot_tar_extract(int rootfd, const void *data, size_t len, char *work, size_t wcap,
+		     boot_cfg_log_fn log, void *arg);
+
+/* Decodes cfg->inject (base64 of a tar.gz) and unpacks it into rootfd, once:
+ * the marker context/injected (in ctxdirfd) is written afterwards and a
+ * present marker skips it. work needs room for the decoded and the
+ * decompressed archive. Returns members written, 0 when there is nothing
+ * to do, or the errors above. */
+int boot_inject_run(const struct boot_cfg *cfg, int rootfd, int ctxdirfd, char *work,
+		    size_t wcap, boot_cfg_log_fn log, void *arg);
+
+/* `cvmboot context-test ...` (host tool): the sources above through
+ * net/http.h; prints the result as key=value lines. Returns the exit
+ * status (0 found, 3 nothing found, 1 error, 2 usage). */
+int boot_cli_context_test(int argc, char **argv);
+
+#endif

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: MIT */
+/* boot/stage-context.c: first boot: find user-data (config drive, OpenNebula,
+ * cloud metadata services) and apply its [ucernvm] section; later boots use
+ * what the first boot saved on the scratch disk (see boot_context_after_mount). */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "boot/boot.h"
+#include "boot/context.h"
+
+#define CTX_DRIVES_MAX 4
+#define CTX_MNT "/run/ctx"
+
+/* Mounts every block device that holds iso9660 or vfat read-only under
+ * /run/ctx/N: config drives, NoCloud and OpenNebula context CDs. */
+static size_t mount_drives(struct boot_ctx *ctx, int *fds)
+{
+	static const char *const types[] = { "iso9660", "vfat" };
+	DIR *d = opendir("/sys/class/block");
+	struct dirent *e;
+	size_t n = 0, t;
+
+	boot_kmod_load(&ctx->kmod, "isofs");
+	boot_kmod_load(&ctx->kmod, "vfat");
+	boot_kmod_load(&ctx->kmod, "nls_cp437");
+	boot_kmod_load(&ctx->kmod, "nls_iso8859_1");
+	mkdir(CTX_MNT, 0755);
+	while (d && n < CTX_DRIVES_MAX && (e = readdir(d))) {
+		char dev[300], dir[64];
+
+		if (e->d_name[0] == '.' || strncmp(e->d_name, "loop", 4) == 0 ||
+		    strncmp(e->d_name, "ram", 3) == 0)
+			continue;
+		snprintf(dev, sizeof(dev), "/dev/%s", e->d_name);
+		snprintf(dir, sizeof(dir), CTX_MNT "/%zu", n);
+		mkdir(dir, 0755);
+		for (t = 0; t < BOOT_LEN(types); t++) {
+			if (mount(dev, dir, types[t], MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+				  NULL) < 0)
+				continue;
+			fds[n] = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (fds[n] >= 0) {
+				boot_log(ctx, "context", "looking at %s (%s)", dev, types[t]);
+				n++;
+			} else {
+				umount(dir);
+			}
+			break;
+		}
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static void unmount_drives(int *fds, size_t n)
+{
+	char dir[64];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		close(fds[i]);
+		snprintf(dir, sizeof(dir), CTX_MNT "/%zu", i);
+		umount2(dir, MNT_DETACH);
+	}
+}
+
+/* see boot.h */
+int boot_stage_context(struct boot_ctx *ctx)
+{
+	struct boot_context_opts o;
+	char work[64 * 1024];
+	const char *sec;
+	size_t sec_len;
+	int fds[CTX_DRIVES_MAX], rc;
+	unsigned secs = ctx->cfg.context_timeout_s ? ctx->cfg.context_timeout_s : 20;
+	char server[16];
+
+	if (!ctx->first_boot)
+		return 0;	/* saved context is read once the scratch disk is mounted */
+	memset(&o, 0, sizeof(o));
+	o.sources = ctx->cfg.context_sources;
+	o.dirfds = fds;
+	o.ndirs = mount_drives(ctx, fds);
+	if (ctx->lease.source != NET_SRC_NONE) {
+		o.fetch = boot_context_http_fetch;
+		o.fetch_arg = &ctx->http;
+	}
+	if (ctx->lease.server.s_addr) {
+		inet_ntop(AF_INET, &ctx->lease.server, server, sizeof(server));
+		o.dhcp_server = server;
+	}
+	o.work = work;
+	o.wcap = sizeof(work);
+	o.log = boot_log_cb;
+	o.log_arg = ctx;
+	ctx->context.data = ctx->userdata;
+	ctx->context.cap = sizeof(ctx->userdata);
+	rc = boot_context_run(&o, boot_now_ms() + (uint64_t)secs * 1000, &ctx->context);
+	unmount_drives(fds, o.ndirs);
+	if (rc == -ENOENT || rc == -ETIMEDOUT) {
+		boot_log(ctx, "context", "no user-data (%s); booting with the command line",
+			 rc == -ENOENT ? "no source answered" : "deadline");
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	boot_log(ctx, "context", "user-data from %s (%s, %zu bytes)",
+		 boot_ctx_src_str(ctx->context.src), ctx->context.where, ctx->context.len);
+	rc = boot_userdata_extract(ctx->context.data, ctx->context.len, ctx->cfg.useglideinwms,
+				   ctx->userdata_work, sizeof(ctx->userdata_work), &sec, &sec_len);
+	if (rc < 0) {
+		boot_log(ctx, "context", "user-data unreadable: %s; ignoring it", strerror(-rc));
+		return 0;
+	}
+	if (rc == 1)
+		boot_log(ctx, "context", "%d keys applied",
+			 boot_cfg_userdata_parse(&ctx->cfg, sec, sec_len, boot_log_cb, ctx));
+	return 0;
+}
+
+/* see boot.h */
+int boot_context_after_mount(struct boot_ctx *ctx)
+{
+	char work[16 * 1024];
+	int dfd, rc;
+
+	mkdir(BOOT_ROOT_RW "/" BOOT_CONTEXT_DIR, 0700);
+	dfd = open(BOOT_ROOT_RW "/" BOOT_CONTEXT_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	if (ctx->first_boot) {
+		rc = boot_context_save(dfd, &ctx->context, &ctx->cfg, work, sizeof(work));
+		if (rc == 0)
+			boot_log(ctx, "context", "saved to %s/%s", BOOT_ROOT_RW, BOOT_CONTEXT_DIR);
+	} else {
+		rc = boot_context_load(dfd, &ctx->cfg, ctx->userdata_work,
+				       sizeof(ctx->userdata_work), boot_log_cb, ctx);
+		if (rc >= 0)
+			boot_log(ctx, "context", "%d saved keys applied (no re-contextualization)", rc);
+		else if (rc == -ENOENT)
+			rc = 0;
+	}
+	ctx->ctxdirfd = dfd;
+	return rc < 0 ? rc : 0;
+}

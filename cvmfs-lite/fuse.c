@@ -1,0 +1,486 @@
+/* SPDX-License-Identifier: MIT */
+/* cvmfs-lite/fuse.c: the FUSE kernel protocol (linux/fuse.h) on /dev/fuse. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <linux/fuse.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "cvmfs-lite/fuse.h"
+
+#define REQ_BUF (FUSE_MIN_READ_BUFFER + 65536)	/* header + largest setxattr we refuse */
+#define MAX_PAGES 256				/* 1 MiB READs (FUSE_MAX_PAGES) */
+#define MAX_WRITE 4096				/* we never accept writes */
+
+struct worker {
+	struct cvmfs_fuse *f;
+	char *req;
+	char *data;		/* reply payload: READ data, dir listings, xattrs */
+	size_t data_len;
+};
+
+static int reply(struct cvmfs_fuse *f, uint64_t unique, int err, const void *p, size_t n,
+		 const void *p2, size_t n2)
+{
+	struct fuse_out_header h = { .len = sizeof(h) + (err ? 0 : n + n2), .error = err,
+				     .unique = unique };
+	struct iovec iov[3] = { { &h, sizeof(h) }, { (void *)p, n }, { (void *)p2, n2 } };
+	ssize_t w = writev(f->fd, iov, err ? 1 : (n2 ? 3 : 2));
+
+	/* ENOENT: the request was interrupted and is gone; nothing to do. */
+	return w < 0 && errno != ENOENT ? -errno : 0;
+}
+
+static int reply_err(struct cvmfs_fuse *f, uint64_t unique, int rc)
+{
+	return reply(f, unique, rc, NULL, 0, NULL, 0);
+}
+
+static void attr_fill(struct fuse_attr *a, const struct stat *st)
+{
+	memset(a, 0, sizeof(*a));
+	a->ino = st->st_ino;
+	a->size = st->st_size;
+	a->blocks = st->st_blocks;
+	a->atime = st->st_atim.tv_sec;
+	a->mtime = st->st_mtim.tv_sec;
+	a->ctime = st->st_ctim.tv_sec;
+	a->atimensec = st->st_atim.tv_nsec;
+	a->mtimensec = st->st_mtim.tv_nsec;
+	a->ctimensec = st->st_ctim.tv_nsec;
+	a->mode = st->st_mode;
+	a->nlink = st->st_nlink;
+	a->uid = st->st_uid;
+	a->gid = st->st_gid;
+	a->rdev = st->st_rdev;
+	a->blksize = st->st_blksize ? st->st_blksize : 4096;
+}
+
+static void entry_fill(struct cvmfs_fuse *f, struct fuse_entry_out *o, const struct cvmfs_fuse_entry *e)
+{
+	memset(o, 0, sizeof(*o));
+	o->nodeid = e->ino;
+	o->generation = 1;
+	o->entry_valid = f->cfg.timeout_s;
+	o->attr_valid = f->cfg.timeout_s;
+	if (e->ino)
+		attr_fill(&o->attr, &e->st);
+}
+
+static int do_init(struct worker *w, const struct fuse_in_header *in, const void *arg)
+{
+	const struct fuse_init_in *ii = arg;
+	struct cvmfs_fuse *f = w->f;
+	struct fuse_init_out o = { 0 };
+	uint32_t want = FUSE_ASYNC_READ | FUSE_PARALLEL_DIROPS | FUSE_DO_READDIRPLUS |
+			FUSE_READDIRPLUS_AUTO | FUSE_MAX_PAGES | FUSE_CACHE_SYMLINKS |
+			FUSE_BIG_WRITES | FUSE_ATOMIC_O_TRUNC;
+
+	if (ii->major != FUSE_KERNEL_VERSION) {
+		/* Protocol 7 only; answering with our major makes the kernel retry or fail. */
+		o.major = FUSE_KERNEL_VERSION;
+		o.minor = FUSE_KERNEL_MINOR_VERSION;
+		return reply(f, in->unique, ii->major > 7 ? 0 : -EPROTO, &o, 8, NULL, 0);
+	}
+	f->proto_minor = ii->minor < FUSE_KERNEL_MINOR_VERSION ? ii->minor : FUSE_KERNEL_MINOR_VERSION;
+	o.major = FUSE_KERNEL_VERSION;
+	o.minor = f->proto_minor;
+	o.max_readahead = ii->max_readahead;
+	o.flags = ii->flags & want;
+	o.max_background = 64;
+	o.congestion_threshold = 48;
+	o.max_write = MAX_WRITE;
+	o.time_gran = 1;
+	o.max_pages = MAX_PAGES;
+	f->max_read = (o.flags & FUSE_MAX_PAGES) ? MAX_PAGES * 4096 : 32 * 4096;
+	return reply(f, in->unique, 0, &o, f->proto_minor < 23 ? FUSE_COMPAT_22_INIT_OUT_SIZE :
+		     sizeof(o), NULL, 0);
+}
+
+static int do_lookup(struct worker *w, const struct fuse_in_header *in, const char *name)
+{
+	struct cvmfs_fuse *f = w->f;
+	struct cvmfs_fuse_entry e;
+	struct fuse_entry_out o;
+	int rc;
+
+	memset(&e, 0, sizeof(e));
+	rc = f->ops->lookup(f->ctx, in->nodeid, name, &e);
+	if (rc == -ENOENT) {
+		/* The snapshot is immutable: cache the miss like a hit. */
+		memset(&e, 0, sizeof(e));
+		rc = 0;
+	}
+	if (rc < 0)
+		return reply_err(f, in->unique, rc);
+	entry_fill(f, &o, &e);
+	return reply(f, in->unique, 0, &o, f->proto_minor < 9 ? FUSE_COMPAT_ENTRY_OUT_SIZE :
+		     sizeof(o), NULL, 0);
+}
+
+static int do_getattr(struct worker *w, const struct fuse_in_header *in)
+{
+	struct cvmfs_fuse *f = w->f;
+	struct fuse_attr_out o = { .attr_valid = f->cfg.timeout_s };
+	struct stat st;
+	int rc = f->ops->getattr(f->ctx, in->nodeid, &st);
+
+	if (rc < 0)
+		return reply_err(f, in->unique, rc);
+	attr_fill(&o.attr, &st);
+	return reply(f, in->unique, 0, &o, f->proto_minor < 9 ? FUSE_COMPAT_ATTR_OUT_SIZE :
+		     sizeof(o), NULL, 0);
+}
+
+static int do_readlink(struct worker *w, const struct fuse_in_header *in)
+{
+	struct cvmfs_fuse *f = w->f;
+	ssize_t n = f->ops->readlink(f->ctx, in->nodeid, w->data, PATH_MAX);
+
+	if (n < 0)
+		return reply_err(f, in->unique, (int)n);
+	return reply(f, in->unique, 0, w->data, n, NULL, 0);
+}
+
+static int do_open(struct worker *w, const struct fuse_in_header *in, const void *arg, bool dir)
+{
+	const struct fuse_open_in *oi = arg;
+	struct cvmfs_fuse *f = w->f;
+	struct fuse_open_out o = { 0 };
+	uint64_t fh = 0;
+	int rc;
+
+	if (!dir && (oi->flags & O_ACCMODE) != O_RDONLY)
+		return reply_err(f, in->unique, -EROFS);
+	rc = dir ? f->ops->opendir(f->ctx, in->nodeid, &fh) : f->ops->open(f->ctx, in->nodeid, &fh);
+	if (rc < 0)
+		return reply_err(f, in->unique, rc);
+	o.fh = fh;
+	/* Content of a snapshot never changes: keep the page cache across opens. */
+	o.open_flags = FOPEN_KEEP_CACHE | (dir ? FOPEN_CACHE_DIR : 0);
+	return reply(f, in->unique, 0, &o, sizeof(o), NULL, 0);
+}
+
+static int do_read(struct worker *w, const struct fuse_in_header *in, const void *arg)
+{
+	const struct fuse_read_in *ri = arg;
+	struct cvmfs_fuse *f = w->f;
+	size_t len = ri->size < w->data_len ? ri->size : w->data_len;
+	ssize_t n = f->ops->read(f->ctx, in->nodeid, ri->fh, w->data, len, ri->offset);
+
+	if (n < 0)
+		return reply_err(f, in->unique, (int)n);
+	return reply(f, in->unique, 0, w->data, n, NULL, 0);
+}
+
+struct dirbuf {
+	struct cvmfs_fuse *f;
+	char *p;
+	size_t len, cap;
+	bool plus;
+};
+
+static int dir_fill(void *arg, const char *name, uint64_t ino, mode_t mode,
+		    const struct cvmfs_fuse_entry *e, uint64_t off)
+{
+	struct dirbuf *d = arg;
+	size_t nl = strlen(name);
+	size_t hdr = d->plus ? FUSE_NAME_OFFSET_DIRENTPLUS : FUSE_NAME_OFFSET;
+	size_t sz = FUSE_DIRENT_ALIGN(hdr + nl);
+	struct fuse_dirent *de;
+
+	if (d->len + sz > d->cap)
+		return 0;
+	memset(d->p + d->len, 0, sz);
+	if (d->plus) {
+		struct fuse_direntplus *dp = (void *)(d->p + d->len);
+		struct cvmfs_fuse_entry none = { 0 };
+
+		entry_fill(d->f, &dp->entry_out, e ? e : &none);
+		de = &dp->dirent;
+	} else {
+		de = (void *)(d->p + d->len);
+	}
+	de->ino = ino;
+	de->off = off;
+	de->namelen = nl;
+	de->type = (mode & S_IFMT) >> 12;
+	memcpy(de->name, name, nl);
+	d->len += sz;
+	return 1;
+}
+
+static int do_readdir(struct worker *w, const struct fuse_in_header *in, const void *arg, bool plus)
+{
+	const struct fuse_read_in *ri = arg;
+	struct cvmfs_fuse *f = w->f;
+	struct dirbuf d = { .f = f, .p = w->data, .plus = plus,
+			    .cap = ri->size < w->data_len ? ri->size : w->data_len };
+	int rc = f->ops->readdir(f->ctx, in->nodeid, ri->fh, ri->offset, plus, dir_fill, &d);
+
+	if (rc < 0)
+		return reply_err(f, in->unique, rc);
+	return reply(f, in->unique, 0, d.p, d.len, NULL, 0);
+}
+
+static int do_xattr(struct worker *w, const struct fuse_in_header *in, const void *arg, bool list)
+{
+	const struct fuse_getxattr_in *gi = arg;
+	struct cvmfs_fuse *f = w->f;
+	size_t len = gi->size < w->data_len ? gi->size : w->data_len;
+	ssize_t n = list ? f->ops->listxattr(f->ctx, in->nodeid, w->data, len) :
+		    f->ops->getxattr(f->ctx, in->nodeid, (const char *)(gi + 1), w->data, len);
+
+	if (n < 0)
+		return reply_err(f, in->unique, (int)n);
+	if (gi->size == 0) {
+		struct fuse_getxattr_out o = { .size = n };
+
+		return reply(f, in->unique, 0, &o, sizeof(o), NULL, 0);
+	}
+	return reply(f, in->unique, 0, w->data, n, NULL, 0);
+}
+
+static int do_statfs(struct worker *w, const struct fuse_in_header *in)
+{
+	struct cvmfs_fuse *f = w->f;
+	struct fuse_statfs_out o = { 0 };
+	struct statvfs sv = { 0 };
+	int rc = f->ops->statfs ? f->ops->statfs(f->ctx, &sv) : 0;
+
+	if (rc < 0)
+		return reply_err(f, in->unique, rc);
+	o.st.blocks = sv.f_blocks;
+	o.st.bfree = sv.f_bfree;
+	o.st.bavail = sv.f_bavail;
+	o.st.files = sv.f_files;
+	o.st.ffree = sv.f_ffree;
+	o.st.bsize = sv.f_bsize ? sv.f_bsize : 4096;
+	o.st.frsize = sv.f_frsize ? sv.f_frsize : o.st.bsize;
+	o.st.namelen = 255;
+	return reply(f, in->unique, 0, &o, f->proto_minor < 4 ? FUSE_COMPAT_STATFS_SIZE : sizeof(o),
+		     NULL, 0);
+}
+
+static void do_destroy(struct cvmfs_fuse *f)
+{
+	pthread_mutex_lock(&f->lock);
+	if (!f->destroyed && f->ops->destroy)
+		f->ops->destroy(f->ctx);
+	f->destroyed = 1;
+	pthread_mutex_unlock(&f->lock);
+}
+
+static int dispatch(struct worker *w, size_t n)
+{
+	const struct fuse_in_header *in = (const void *)w->req;
+	const void *arg = in + 1;
+	struct cvmfs_fuse *f = w->f;
+
+	if (n < sizeof(*in) || in->len != n)
+		return 0;	/* a short read never happens with a big enough buffer */
+	switch (in->opcode) {
+	case FUSE_INIT:
+		return do_init(w, in, arg);
+	case FUSE_LOOKUP:
+		return do_lookup(w, in, arg);
+	case FUSE_FORGET:
+		f->ops->forget(f->ctx, in->nodeid, ((const struct fuse_forget_in *)arg)->nlookup);
+		return 0;	/* FORGET has no reply */
+	case FUSE_BATCH_FORGET: {
+		const struct fuse_batch_forget_in *bi = arg;
+		const struct fuse_forget_one *one = (const void *)(bi + 1);
+
+		for (uint32_t i = 0; i < bi->count &&
+		     (const char *)(one + i + 1) <= w->req + n; i++)
+			f->ops->forget(f->ctx, one[i].nodeid, one[i].nlookup);
+		return 0;
+	}
+	case FUSE_GETATTR:
+		return do_getattr(w, in);
+	case FUSE_READLINK:
+		return do_readlink(w, in);
+	case FUSE_OPEN:
+		return do_open(w, in, arg, false);
+	case FUSE_OPENDIR:
+		return do_open(w, in, arg, true);
+	case FUSE_READ:
+		return do_read(w, in, arg);
+	case FUSE_READDIR:
+		return do_readdir(w, in, arg, false);
+	case FUSE_READDIRPLUS:
+		return do_readdir(w, in, arg, true);
+	case FUSE_RELEASE:
+		f->ops->release(f->ctx, in->nodeid, ((const struct fuse_release_in *)arg)->fh);
+		return reply_err(f, in->unique, 0);
+	case FUSE_RELEASEDIR:
+		f->ops->releasedir(f->ctx, in->nodeid, ((const struct fuse_release_in *)arg)->fh);
+		return reply_err(f, in->unique, 0);
+	case FUSE_STATFS:
+		return do_statfs(w, in);
+	case FUSE_GETXATTR:
+		return do_xattr(w, in, arg, false);
+	case FUSE_LISTXATTR:
+		return do_xattr(w, in, arg, true);
+	case FUSE_ACCESS:
+		return reply_err(f, in->unique,
+				 (((const struct fuse_access_in *)arg)->mask & W_OK) ? -EROFS : 0);
+	case FUSE_INTERRUPT:
+		/* Requests run to completion (downloads have their own deadlines);
+		 * the kernel accepts a late normal reply to an interrupted one. */
+		return 0;
+	case FUSE_FLUSH:
+	case FUSE_FSYNC:
+	case FUSE_FSYNCDIR:
+		return reply_err(f, in->unique, 0);
+	case FUSE_DESTROY:
+		do_destroy(f);
+		f->stop = 1;
+		return reply_err(f, in->unique, 0);
+	case FUSE_SETATTR: case FUSE_SYMLINK: case FUSE_MKNOD: case FUSE_MKDIR:
+	case FUSE_UNLINK: case FUSE_RMDIR: case FUSE_RENAME: case FUSE_LINK:
+	case FUSE_WRITE: case FUSE_SETXATTR: case FUSE_REMOVEXATTR: case FUSE_CREATE:
+	case FUSE_FALLOCATE: case FUSE_RENAME2: case FUSE_COPY_FILE_RANGE:
+	case FUSE_TMPFILE:
+		return reply_err(f, in->unique, -EROFS);
+	default:
+		return reply_err(f, in->unique, -ENOSYS);
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct cvmfs_fuse *f = w->f;
+	intptr_t rc = 0;
+
+	while (!f->stop) {
+		ssize_t n = read(f->fd, w->req, REQ_BUF);
+
+		if (n < 0) {
+			/* ENOENT: interrupted before we read it; EINTR/EAGAIN: retry. */
+			if (errno == EINTR || errno == EAGAIN || errno == ENOENT)
+				continue;
+			if (errno != ENODEV)	/* ENODEV: unmounted */
+				rc = -errno;
+			break;
+		}
+		if (n == 0)
+			break;		/* not /dev/fuse (a test's socket) closed */
+		dispatch(w, (size_t)n);
+	}
+	f->stop = 1;
+	return (void *)rc;
+}
+
+/* see fuse.h */
+int cvmfs_fuse_mount(struct cvmfs_fuse *f, const char *mountpoint, const struct cvmfs_fuse_cfg *cfg,
+		     const struct cvmfs_fuse_ops *ops, void *ctx)
+{
+	char opts[256], type[64];
+	unsigned long flags = MS_RDONLY | MS_NOATIME;
+	int rc = 0;
+
+	memset(f, 0, sizeof(*f));
+	f->ops = ops;
+	f->ctx = ctx;
+	f->cfg = *cfg;
+	if (f->cfg.threads == 0 || f->cfg.threads > CVMFS_FUSE_THREADS_MAX)
+		f->cfg.threads = 8;
+	pthread_mutex_init(&f->lock, NULL);
+	f->fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	if (f->fd < 0)
+		return errno == ENOENT ? -ENODEV : -errno;
+	if (!cfg->suid)
+		flags |= MS_NOSUID | MS_NODEV;
+	snprintf(opts, sizeof(opts), "fd=%d,rootmode=40000,user_id=%u,group_id=%u,max_read=%u%s%s",
+		 f->fd, (unsigned)getuid(), (unsigned)getgid(), MAX_PAGES * 4096,
+		 cfg->allow_other ? ",allow_other" : "", ",default_permissions");
+	snprintf(type, sizeof(type), "fuse%s%s", cfg->subtype ? "." : "",
+		 cfg->subtype ? cfg->subtype : "");
+	if (mount(cfg->fsname ? cfg->fsname : "cvmfs", mountpoint, type, flags, opts) < 0) {
+		rc = -errno;
+		/* Kernels that do not know "fuse.<subtype>" take plain "fuse". */
+		if (rc == -ENODEV && cfg->subtype &&
+		    mount(cfg->fsname ? cfg->fsname : "cvmfs", mountpoint, "fuse", flags, opts) == 0)
+			rc = 0;
+	}
+	if (rc < 0) {
+		close(f->fd);
+		f->fd = -1;
+	}
+	return rc;
+}
+
+/* see fuse.h */
+int cvmfs_fuse_serve(struct cvmfs_fuse *f)
+{
+	struct worker *ws = calloc(f->cfg.threads, sizeof(*ws));
+	pthread_attr_t attr;
+	intptr_t rc = 0;
+	unsigned i;
+
+	if (!ws)
+		return -ENOMEM;
+	pthread_attr_init(&attr);
+	/* musl's default thread stack is 128 KiB; SQLite wants more. */
+	pthread_attr_setstacksize(&attr, 512 * 1024);
+	for (i = 0; i < f->cfg.threads; i++) {
+		ws[i].f = f;
+		ws[i].data_len = MAX_PAGES * 4096;
+		ws[i].req = malloc(REQ_BUF);
+		ws[i].data = malloc(ws[i].data_len);
+		if (!ws[i].req || !ws[i].data ||
+		    pthread_create(&f->tid[i], &attr, worker_main, &ws[i]) != 0) {
+			free(ws[i].req);
+			free(ws[i].data);
+			rc = -ENOMEM;
+			break;
+		}
+	}
+	f->nthreads = i;
+	pthread_attr_destroy(&attr);
+	for (i = 0; i < f->nthreads; i++) {
+		void *r;
+
+		pthread_join(f->tid[i], &r);
+		if ((intptr_t)r < 0 && rc == 0)
+			rc = (intptr_t)r;
+		free(ws[i].req);
+		free(ws[i].data);
+	}
+	free(ws);
+	do_destroy(f);
+	return (int)rc;
+}
+
+/* see fuse.h */
+void cvmfs_fuse_stop(struct cvmfs_fuse *f)
+{
+	f->stop = 1;
+}
+
+/* see fuse.h */
+void cvmfs_fuse_close(struct cvmfs_fuse *f)
+{
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+}
+
+/* see fuse.h */
+int cvmfs_fuse_unmount(const char *mountpoint)
+{
+	if (umount2(mountpoint, 0) == 0)
+		return 0;
+	if (errno == EBUSY && umount2(mountpoint, MNT_DETACH) == 0)
+		return 0;
+	return -errno;
+}

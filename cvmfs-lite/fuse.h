@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/* cvmfs-lite/fuse.h: read-only FUSE server speaking the kernel protocol on
+ * /dev/fuse directly (no libfuse), with several worker threads so that a slow
+ * request (a download) never blocks the others. */
+#ifndef CVMFS_LITE_FUSE_H
+#define CVMFS_LITE_FUSE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+
+#define CVMFS_FUSE_THREADS_MAX 32
+#define CVMFS_FUSE_ROOT_INO 1
+
+struct cvmfs_fuse_entry {
+	uint64_t ino;			/* 0: negative entry (name does not exist) */
+	struct stat st;
+};
+
+/* Adds one directory entry to a READDIR(PLUS) reply. e is the entry for
+ * READDIRPLUS (its ino counts as one lookup iff the call returns 1), NULL
+ * for READDIR. off is the offset of the *next* entry. Returns 1 if added,
+ * 0 if the reply buffer is full (stop; the entry was not sent). */
+typedef int (*cvmfs_fuse_fill_fn)(void *fill, const char *name, uint64_t ino, mode_t mode,
+				  const struct cvmfs_fuse_entry *e, uint64_t off);
+
+/* The file system behind the server. Every callback may run concurrently on
+ * several worker threads and may block (e.g. downloading); errors are
+ * -errno and reach the caller of the system call. ino is a FUSE node id
+ * (CVMFS_FUSE_ROOT_INO for the root). */
+struct cvmfs_fuse_ops {
+	/* Resolves name in directory parent; counts one lookup of out->ino.
+	 * -ENOENT may be answered by a cached negative entry (ino 0). */
+	int (*lookup)(void *ctx, uint64_t parent, const char *name, struct cvmfs_fuse_entry *out);
+	/* The kernel dropped nlookup references to ino. */
+	void (*forget)(void *ctx, uint64_t ino, uint64_t nlookup);
+	int (*getattr)(void *ctx, uint64_t ino, struct stat *st);
+	/* Symlink target into buf (not NUL-terminated); returns its length. */
+	ssize_t (*readlink)(void *ctx, uint64_t ino, char *buf, size_t len);
+	/* Opens ino for reading; *fh is handed back to read/release. */
+	int (*open)(void *ctx, uint64_t ino, uint64_t *fh);
+	/* Reads up to len bytes at off; returns bytes (short only at EOF). */
+	ssize_t (*read)(void *ctx, uint64_t ino, uint64_t fh, void *buf, size_t len, uint64_t off);
+	void (*release)(void *ctx, uint64_t ino, uint64_t fh);
+	int (*opendir)(void *ctx, uint64_t ino, uint64_t *fh);
+	/* Emits entries from offset off (0 = start; "." and ".." included by the
+	 * callee) through fill until it returns 0 or the listing ends. */
+	int (*readdir)(void *ctx, uint64_t ino, uint64_t fh, uint64_t off, bool plus,
+		       cvmfs_fuse_fill_fn fill, void *fill_arg);
+	void (*releasedir)(void *ctx, uint64_t ino, uint64_t fh);
+	int (*statfs)(void *ctx, struct statvfs *st);
+	/* Value of name into buf (len 0: just the size); returns its length,
+	 * -ENODATA, or -ERANGE when len is too small. */
+	ssize_t (*getxattr)(void *ctx, uint64_t ino, const char *name, void *buf, size_t len);
+	/* NUL-separated names into buf (len 0: just the size). */
+	ssize_t (*listxattr)(void *ctx, uint64_t ino, char *buf, size_t len);
+	/* The file system is going away (DESTROY or unmount). May be NULL. */
+	void (*destroy)(void *ctx);
+};
+
+struct cvmfs_fuse_cfg {
+	const char *fsname;		/* source shown in /proc/mounts */
+	const char *subtype;		/* "fuse.<subtype>"; NULL = plain "fuse" */
+	bool allow_other;		/* everyone may use the mount (PID 1: yes) */
+	bool suid;			/* honour setuid bits and device files (OS root) */
+	unsigned threads;		/* worker threads, 1..CVMFS_FUSE_THREADS_MAX */
+	unsigned timeout_s;		/* entry/attr/negative cache time in the kernel */
+};
+
+struct cvmfs_fuse {
+	int fd;				/* /dev/fuse, O_CLOEXEC; -1 when closed */
+	const struct cvmfs_fuse_ops *ops;
+	void *ctx;
+	struct cvmfs_fuse_cfg cfg;
+	uint32_t proto_minor;		/* negotiated at INIT */
+	uint32_t max_read;		/* largest READ reply */
+	pthread_t tid[CVMFS_FUSE_THREADS_MAX];
+	unsigned nthreads;
+	volatile int stop;
+	pthread_mutex_t lock;
+	int destroyed;
+};
+
+/* Opens /dev/fuse and mounts it read-only on mountpoint (an existing
+ * directory) with mount(2). Nothing is served yet: the kernel queues
+ * requests until cvmfs_fuse_serve. Returns 0, -ENODEV (no fuse module),
+ * -EPERM, or the mount -errno. */
+int cvmfs_fuse_mount(struct cvmfs_fuse *f, const char *mountpoint, const struct cvmfs_fuse_cfg *cfg,
+		     const struct cvmfs_fuse_ops *ops, void *ctx);
+
+/* Serves requests with cfg.threads threads until the file system is
+ * unmounted (or cvmfs_fuse_stop), then joins them and calls ops->destroy.
+ * Blocks. Returns 0 or -errno from /dev/fuse. */
+int cvmfs_fuse_serve(struct cvmfs_fuse *f);
+
+/* Asks the workers to stop after their current request (the kernel side
+ * must still be unmounted to wake idle readers). Async-signal-safe. */
+void cvmfs_fuse_stop(struct cvmfs_fuse *f);
+
+/* Closes /dev/fuse (aborting the connection if still mounted). */
+void cvmfs_fuse_close(struct cvmfs_fuse *f);
+
+/* Unmounts mountpoint: umount2, then a lazy detach if it is busy. */
+int cvmfs_fuse_unmount(const char *mountpoint);
+
+#endif

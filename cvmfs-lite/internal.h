@@ -1,0 +1,308 @@
+/* SPDX-License-Identifier: MIT */
+/* cvmfs-lite/internal.h: private declarations of the repository client
+ * (cache, fetch, catalogs, inode table); only cvmfs-lite/ and its unit test
+ * include this. */
+#ifndef CVMFS_LITE_INTERNAL_H
+#define CVMFS_LITE_INTERNAL_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "cvmfs-lite/client.h"
+#include "cvmfs-lite/format.h"
+#include "cvmfs-lite/fuse.h"
+#include "net/http.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+/* ---- logging (log.c) ---- */
+void cvmfs_log(const struct cvmfs_client *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ---- on-disk cache (cache.c) ---- */
+struct cvmfs_cache_ent {
+	struct cvmfs_cache_ent *next;	/* hash chain */
+	struct cvmfs_hash h;
+	uint64_t size;			/* bytes on disk */
+	uint64_t seq;			/* LRU clock of the last use */
+	unsigned pins;			/* > 0: never evicted (saved in <cache>/pinned) */
+	unsigned holds;			/* > 0: in use now (loaded catalogs); not saved */
+};
+
+#define CVMFS_CACHE_BUCKETS 16384
+
+/* A downloaded object still under txn/, waiting for the batch sync that
+ * makes it durable before it is renamed into place. */
+struct cvmfs_cache_pending {
+	struct cvmfs_cache_pending *next;
+	struct cvmfs_hash h;
+	char name[32];
+	uint64_t gen;			/* sync generation that covers it, 0 = none yet */
+};
+
+struct cvmfs_cache {
+	int dirfd;			/* cache root, O_PATH|O_DIRECTORY */
+	int txnfd;			/* <cache>/txn */
+	uint64_t limit;			/* bytes; 0 = unlimited */
+	uint64_t used;
+	uint64_t seq;
+	uint64_t nevicted;
+	pthread_mutex_t lock;
+	struct cvmfs_cache_ent *tab[CVMFS_CACHE_BUCKETS];
+	size_t nents;
+	/* batch durability (syncer thread) */
+	struct cvmfs_cache_pending *pending;
+	pthread_cond_t sync_cond;
+	pthread_t syncer;
+	bool syncer_running, syncer_stop;
+	uint64_t sync_gen;
+	uint64_t nsyncs;
+};
+
+/* Opens (creating) the layout under dirfd (which the cache now owns):
+ * 00..ff/, txn/ (emptied: leftovers of a crash). Scans objects into the
+ * LRU index. Returns 0 or -errno. */
+int cvmfs_cache_init(struct cvmfs_cache *k, int dirfd, uint64_t limit);
+void cvmfs_cache_fini(struct cvmfs_cache *k);
+/* Makes every pending object durable and renames it into place now. */
+void cvmfs_cache_flush(struct cvmfs_cache *k);
+/* Opens a cached object read-only (O_CLOEXEC) and marks it used. Returns
+ * the fd, or -ENOENT. */
+int cvmfs_cache_open(struct cvmfs_cache *k, const struct cvmfs_hash *h);
+/* A download in progress: a file under txn/. */
+struct cvmfs_txn {
+	int fd;
+	char name[32];
+};
+int cvmfs_cache_txn_begin(struct cvmfs_cache *k, struct cvmfs_txn *t);
+/* Indexes the finished download and evicts to the limit. The object is
+ * readable at once (from txn/); the syncer thread makes batches durable with
+ * one syncfs and only then renames them into place, so after a crash an
+ * object under its final name is always complete. Returns a read-only fd
+ * of the object (the txn is consumed either way), -errno. */
+int cvmfs_cache_txn_commit(struct cvmfs_cache *k, struct cvmfs_txn *t, const struct cvmfs_hash *h);
+void cvmfs_cache_txn_abort(struct cvmfs_cache *k, struct cvmfs_txn *t);
+/* Pins (delta +1) or unpins (-1) an object; pins survive restarts only
+ * through cvmfs_cache_pins_save. */
+void cvmfs_cache_pin(struct cvmfs_cache *k, const struct cvmfs_hash *h, int delta);
+/* Holds an object (delta +1/-1) against eviction for this run only. */
+void cvmfs_cache_hold(struct cvmfs_cache *k, const struct cvmfs_hash *h, int delta);
+/* Writes the list of pinned hashes to <cache>/pinned (txn + rename). */
+int cvmfs_cache_pins_save(struct cvmfs_cache *k);
+/* Re-pins the hashes of <cache>/pinned. */
+int cvmfs_cache_pins_load(struct cvmfs_cache *k);
+/* Small state files in the cache root (breadcrumbs), written atomically. */
+int cvmfs_cache_put_file(struct cvmfs_cache *k, const char *name, const void *buf, size_t len);
+ssize_t cvmfs_cache_get_file(struct cvmfs_cache *k, const char *name, void *buf, size_t len);
+void cvmfs_cache_stats(struct cvmfs_cache *k, uint64_t *used, uint64_t *nobj);
+
+/* ---- downloads with failover (fetch.c) ---- */
+#define CVMFS_HOSTS_MAX 16
+#define CVMFS_PROXY_GROUPS_MAX 8
+#define CVMFS_PROXIES_MAX 8		/* per group */
+
+struct cvmfs_fetch {
+	struct net_http_client http;
+	char *hosts[CVMFS_HOSTS_MAX];	/* heap; base URLs without trailing '/' */
+	size_t nhosts;
+	char *proxies[CVMFS_PROXY_GROUPS_MAX][CVMFS_PROXIES_MAX];	/* "DIRECT" or URL */
+	size_t nproxies[CVMFS_PROXY_GROUPS_MAX];
+	size_t ngroups;
+	pthread_mutex_t lock;
+	size_t cur_host, cur_group, cur_proxy;	/* sticky choice after failover */
+	unsigned timeout_ms, timeout_direct_ms, low_speed_bytes;
+	unsigned max_retries, backoff_init_ms, backoff_max_ms;
+	bool follow_redirects;
+	uint64_t rand;
+	const struct cvmfs_client *log;
+	uint64_t nfetch, nbytes, nfail;
+};
+
+/* Body sink with restart: reset is called before every attempt. finish
+ * checks the result (e.g. hash) and returns 0 or -EBADMSG (next source). */
+struct cvmfs_sink {
+	int (*reset)(void *arg);
+	int (*data)(void *arg, const void *buf, size_t len);
+	int (*finish)(void *arg);
+	void *arg;
+};
+
+/* Parses hosts (';'-separated, @fqrn@ and @org@ replaced) and proxies
+ * (groups ';', members '|', "DIRECT"). Returns 0 or -EINVAL. */
+int cvmfs_fetch_init(struct cvmfs_fetch *f, const char *hosts, const char *proxies,
+		     const char *fqrn, const struct cvmfs_client *log);
+void cvmfs_fetch_fini(struct cvmfs_fetch *f);
+/* GETs <host>/<rel> with server/proxy failover, retries and backoff.
+ * Returns 0, -ENOENT (every host answered 404), -EIO (all sources failed),
+ * -ENETUNREACH (nothing could be reached at all). */
+int cvmfs_fetch_run(struct cvmfs_fetch *f, const char *rel, const struct cvmfs_sink *s);
+/* Fetches a small file (manifest, whitelist) into a malloc'd buffer. */
+int cvmfs_fetch_mem(struct cvmfs_fetch *f, const char *rel, size_t max, unsigned char **out,
+		    size_t *len);
+/* Current host / proxy text for the magic xattrs. */
+void cvmfs_fetch_current(struct cvmfs_fetch *f, char *host, size_t hl, char *proxy, size_t pl);
+
+/* ---- catalogs (catalog.c) ---- */
+struct cvmfs_catalog {
+	struct cvmfs_catalog *next;	/* list of loaded catalogs */
+	struct cvmfs_catalog *parent;
+	struct sqlite3 *db;
+	pthread_mutex_t lock;		/* serialises the statements below */
+	struct sqlite3_stmt *st_lookup, *st_list, *st_chunks, *st_nested;
+	char *path;			/* mountpoint ("" for the root catalog) */
+	struct cvmfs_hash hash;
+	uint64_t ino_offset, ino_span;
+	int64_t max_rowid;
+	int revision;			/* schema_revision */
+	uint64_t repo_revision;		/* properties.revision */
+	uint64_t ttl;
+};
+
+#define CVMFS_NAME_MAX 255
+
+/* A catalog row turned into what the file system needs. */
+struct cvmfs_dirent {
+	int64_t rowid;
+	uint64_t ino;
+	uint32_t flags;
+	mode_t mode;
+	uint64_t size;
+	int64_t mtime;
+	uint32_t mtimens;
+	uint32_t uid, gid;
+	uint32_t nlink, hl_group;
+	bool has_hash;
+	struct cvmfs_hash hash;
+	bool has_xattr;
+	char name[CVMFS_NAME_MAX + 1];
+	char symlink[PATH_MAX];
+	unsigned char *xattr;		/* heap copy of the blob or NULL */
+	size_t xattr_len;
+};
+
+struct cvmfs_chunk {
+	uint64_t off, size;
+	struct cvmfs_hash hash;
+};
+
+/* Opens a catalog from an fd of its (decompressed, verified) SQLite file
+ * (the fd is dup'd; the caller keeps its own). Checks schema 2.5 revision
+ * 2..7 and prepares the statements. Returns a heap catalog or NULL with
+ * *err set (-EPROTONOSUPPORT for other schemas, -EBADMSG). */
+struct cvmfs_catalog *cvmfs_catalog_open(int fd, const char *path, const struct cvmfs_hash *h,
+					 uint64_t ino_offset, int *err);
+void cvmfs_catalog_close(struct cvmfs_catalog *cat);
+/* Looks up a full repository path ("" root). 0, -ENOENT, -EIO. */
+int cvmfs_catalog_lookup(struct cvmfs_catalog *cat, const char *path, struct cvmfs_dirent *d);
+/* Lists children of dir path: calls cb for each; stops on cb < 0. */
+int cvmfs_catalog_list(struct cvmfs_catalog *cat, const char *path,
+		       int (*cb)(void *arg, struct cvmfs_dirent *d), void *arg);
+/* Chunk list of a chunked file into a malloc'd array. */
+int cvmfs_catalog_chunks(struct cvmfs_catalog *cat, const char *path, enum cvmfs_hash_algo algo,
+			 struct cvmfs_chunk **out, size_t *n);
+/* Nested catalog registered at exactly mountpoint path. */
+int cvmfs_catalog_nested(struct cvmfs_catalog *cat, const char *path, struct cvmfs_hash *h);
+/* Frees d->xattr. */
+void cvmfs_dirent_fini(struct cvmfs_dirent *d);
+/* Opens an SQLite file read-only via fd ("cvmfs-fd" VFS). */
+int cvmfs_sqlite_open_fd(int fd, struct sqlite3 **db);
+/* Tag lookup in a history database: by name (tag != NULL) or newest trunk
+ * tag with timestamp <= date. Fills the root hash. 0, -ENOENT, -EBADMSG. */
+int cvmfs_history_find(struct sqlite3 *db, const char *tag, int64_t date, struct cvmfs_hash *root,
+		       char *name, size_t nlen);
+
+
+/* ---- the client (client.c, objects.c, ops.c) ---- */
+struct cvmfs_node {
+	struct cvmfs_node *next;
+	uint64_t ino;
+	uint64_t nlookup;
+	struct cvmfs_catalog *cat;	/* catalog holding the entry's own row */
+	char *path;			/* one repository path of it (heap) */
+};
+
+#define CVMFS_NODE_BUCKETS 16384
+#define CVMFS_MAP_MAX 4096
+#define CVMFS_INO_FIRST_OFFSET 256	/* below: reserved (1 = root) */
+
+struct cvmfs_idmap {
+	uint32_t from[CVMFS_MAP_MAX], to[CVMFS_MAP_MAX];
+	size_t n;
+};
+
+struct cvmfs_inflight {
+	struct cvmfs_inflight *next;
+	struct cvmfs_hash h;
+};
+
+struct cvmfs_client {
+	struct cvmfs_client_cfg cfg;
+	struct cvmfs_client_info info;
+	char selector[300];		/* what info was chosen by: "head", "tag:X", ... */
+	int log_fd;
+	struct cvmfs_pubkeys keys;
+	char *pubkeys_text;		/* for user.pubkeys */
+	struct cvmfs_fetch fetch;
+	struct cvmfs_cache cache;
+	struct cvmfs_idmap uidmap, gidmap;
+	/* catalogs: the list is append-only while mounted */
+	pthread_mutex_t cat_lock;	/* guards cats / next_offset */
+	pthread_mutex_t load_lock;	/* one nested catalog load at a time */
+	struct cvmfs_catalog *root, *cats;
+	uint64_t next_offset;
+	/* inode table */
+	pthread_mutex_t node_lock;
+	struct cvmfs_node *nodes[CVMFS_NODE_BUCKETS];
+	/* downloads in progress, so that one object is fetched once */
+	pthread_mutex_t fly_lock;
+	pthread_cond_t fly_cond;
+	struct cvmfs_inflight *fly;
+	/* mount */
+	struct cvmfs_fuse fuse;
+	bool mounted;
+	char *mountpoint;
+	pthread_t bg;			/* pin + prefetch thread */
+	bool bg_started;
+	volatile int stopping;
+	uint64_t nopen, nread_bytes;
+};
+
+/* Fetches (or finds in the cache) the object h with suffix, checks its hash
+ * over the transferred bytes, inflates it when compressed and returns a
+ * read-only fd of the cached, decompressed file. -errno otherwise (-EIO when
+ * every source failed or sent bad data). */
+int cvmfs_object_get(struct cvmfs_client *c, const struct cvmfs_hash *h, char suffix,
+		     bool compressed, int *fd);
+/* The catalog mounted at exactly path (a nested mountpoint listed in
+ * parent), loading it on first use. */
+int cvmfs_nested_get(struct cvmfs_client *c, struct cvmfs_catalog *parent, const char *path,
+		     struct cvmfs_catalog **out);
+/* Loads a catalog object into a new catalog registered with c. */
+int cvmfs_catalog_load(struct cvmfs_client *c, const struct cvmfs_hash *h, const char *path,
+		       struct cvmfs_catalog *parent, struct cvmfs_catalog **out);
+/* Resolves a repository path without the kernel (following symlinks when
+ * follow), for pinning and prefetch. Fills *d and *cat. */
+int cvmfs_resolve(struct cvmfs_client *c, const char *path, bool follow, struct cvmfs_dirent *d,
+		  struct cvmfs_catalog **cat);
+/* Expands $(VAR) and $(VAR:-default) from the environment (spec §4.5). */
+void cvmfs_symlink_expand(const char *in, char *out, size_t len);
+/* Row, catalog and path of a known inode (ops.c). 0, -ESTALE, -ENOENT. */
+int cvmfs_ino_row(struct cvmfs_client *c, uint64_t ino, struct cvmfs_dirent *d,
+		  struct cvmfs_catalog **cat, char *path);
+/* FUSE getxattr/listxattr (xattr-ops.c): stored attributes and the magic
+ * user.root_hash, user.revision, user.fqrn, user.host, user.proxy,
+ * user.tag, user.pubkeys, user.hash, user.chunk_list, user.rawlink. Only
+ * stored names are listed. */
+ssize_t cvmfs_op_getxattr(void *ctx, uint64_t ino, const char *name, void *buf, size_t len);
+ssize_t cvmfs_op_listxattr(void *ctx, uint64_t ino, char *buf, size_t len);
+/* FUSE callbacks (ops.c). */
+extern const struct cvmfs_fuse_ops cvmfs_ops;
+/* Pin list + prefetch, run in the background thread (pin.c). */
+void *cvmfs_background(void *arg);
+
+#endif

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/* cvmfs-lite/pub-store.c: the repository's object store: data/xx/ objects written by temp file and rename. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cvmfs-lite/pub.h"
+
+static uint64_t seq;	/* temp names; atomic */
+
+/* see pub.h */
+int cvmfs_pub_store_open(struct cvmfs_pub_store *s, const char *repo, enum cvmfs_hash_algo algo,
+			 struct cvmfs_pub_err *e)
+{
+	char sub[8];
+	int i;
+
+	memset(s, 0, sizeof(*s));
+	s->repofd = s->datafd = s->tmpfd = -1;
+	s->algo = algo;
+	s->pid = getpid();
+	if (mkdir(repo, 0755) < 0 && errno != EEXIST)
+		return cvmfs_pub_fail(e, -errno, "%s: cannot create repository directory: %s", repo,
+				      strerror(errno));
+	s->repofd = open(repo, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->repofd < 0)
+		return cvmfs_pub_fail(e, -errno, "%s: %s", repo, strerror(errno));
+	if (mkdirat(s->repofd, "data", 0755) < 0 && errno != EEXIST)
+		return cvmfs_pub_fail(e, -errno, "%s/data: %s", repo, strerror(errno));
+	s->datafd = openat(s->repofd, "data", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->datafd < 0)
+		return cvmfs_pub_fail(e, -errno, "%s/data: %s", repo, strerror(errno));
+	for (i = 0; i <= 256; i++) {
+		if (i == 256)
+			strcpy(sub, "txn");
+		else
+			snprintf(sub, sizeof(sub), "%02x", i);
+		if (mkdirat(s->datafd, sub, 0755) < 0 && errno != EEXIST)
+			return cvmfs_pub_fail(e, -errno, "%s/data/%s: cannot create: %s", repo, sub,
+					      strerror(errno));
+	}
+	s->tmpfd = openat(s->datafd, "txn", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->tmpfd < 0)
+		return cvmfs_pub_fail(e, -errno, "%s/data/txn: %s", repo, strerror(errno));
+	return 0;
+}
+
+/* see pub.h */
+void cvmfs_pub_store_close(struct cvmfs_pub_store *s)
+{
+	if (s->tmpfd >= 0)
+		close(s->tmpfd);
+	if (s->datafd >= 0)
+		close(s->datafd);
+	if (s->repofd >= 0)
+		close(s->repofd);
+	s->datafd = s->repofd = s->tmpfd = -1;
+}
+
+static int relpath(const struct cvmfs_hash *h, char suffix, char *buf, size_t len)
+{
+	char p[CVMFS_OBJ_PATH_MAX];
+	int n = cvmfs_hash_objpath(h, suffix, p, sizeof(p));
+
+	if (n < 0 || (size_t)n - 5 >= len)
+		return -EINVAL;
+	memcpy(buf, p + 5, (size_t)n - 5 + 1);	/* drop "data/" */
+	return 0;
+}
+
+/* see pub.h */
+int cvmfs_pub_store_has(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char suffix)
+{
+	char rel[CVMFS_OBJ_PATH_MAX];
+
+	if (relpath(h, suffix, rel, sizeof(rel)) < 0)
+		return 0;
+	return faccessat(s->datafd, rel, F_OK, 0) == 0;
+}
+
+/* see pub.h */
+int cvmfs_pub_store_put(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char suffix,
+			const void *zdata, size_t zlen)
+{
+	char rel[CVMFS_OBJ_PATH_MAX], tmp[64];
+	const unsigned char *p = zdata;
+	size_t off = 0;
+	int fd, rc = 0;
+
+	if (relpath(h, suffix, rel, sizeof(rel)) < 0)
+		return -EINVAL;
+	if (faccessat(s->datafd, rel, F_OK, 0) == 0) {
+		__atomic_add_fetch(&s->reused, 1, __ATOMIC_RELAXED);
+		return 0;
+	}
+	snprintf(tmp, sizeof(tmp), "txn/o.%d.%llu", (int)s->pid,
+		 (unsigned long long)__atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
+	fd = openat(s->datafd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	while (off < zlen) {
+		ssize_t w = write(fd, p + off, zlen - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			rc = -errno;
+			break;
+		}
+		off += (size_t)w;
+	}
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	/* Another worker may have stored the same content meanwhile:
+	 * rename over it is harmless (same bytes). */
+	if (rc == 0 && renameat(s->datafd, tmp, s->datafd, rel) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		unlinkat(s->datafd, tmp, 0);
+		return rc;
+	}
+	__atomic_add_fetch(&s->written, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&s->written_bytes, zlen, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* see pub.h */
+int cvmfs_pub_store_put_buf(struct cvmfs_pub_store *s, char suffix, const void *data,
+			    size_t len, struct cvmfs_hash *out)
+{
+	unsigned char *z;
+	size_t zl;
+	int rc = cvmfs_pub_deflate(data, len, &z, &zl);
+
+	if (rc < 0)
+		return rc;
+	rc = cvmfs_hash_buf(s->algo, z, zl, out);
+	if (rc == 0)
+		rc = cvmfs_pub_store_put(s, out, suffix, z, zl);
+	free(z);
+	return rc;
+}
+
+/* see pub.h */
+int cvmfs_pub_store_get(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char suffix,
+			size_t max, unsigned char **out, size_t *len)
+{
+	char rel[CVMFS_OBJ_PATH_MAX];
+	unsigned char *z;
+	size_t zl;
+	int rc;
+
+	*out = NULL;
+	if (relpath(h, suffix, rel, sizeof(rel)) < 0)
+		return -EINVAL;
+	rc = cvmfs_pub_read_file(s->datafd, rel, max, &z, &zl);
+	if (rc < 0)
+		return rc;
+	rc = cvmfs_object_check(z, zl, h, NULL);
+	if (rc == 0)
+		rc = cvmfs_zlib_inflate(z, zl, max, out, len, NULL);
+	free(z);
+	return rc;
+}

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+/* cvmfs-lite/pub-util.c: publisher helpers: sticky errors, whole-file I/O, atomic writes, zlib. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "cvmfs-lite/pub.h"
+
+/* see pub.h */
+void cvmfs_pub_err_init(struct cvmfs_pub_err *e)
+{
+	pthread_mutex_init(&e->lock, NULL);
+	e->rc = 0;
+	e->msg[0] = '\0';
+}
+
+/* see pub.h */
+int cvmfs_pub_fail(struct cvmfs_pub_err *e, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&e->lock);
+	if (e->rc == 0) {
+		e->rc = rc;
+		va_start(ap, fmt);
+		vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+		va_end(ap);
+	}
+	pthread_mutex_unlock(&e->lock);
+	return rc;
+}
+
+/* see pub.h */
+int cvmfs_pub_read_file(int dirfd, const char *path, size_t max, unsigned char **out,
+			size_t *len)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC), rc = 0;
+	unsigned char *buf = NULL;
+	struct stat st;
+	size_t n = 0;
+
+	*out = NULL;
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if ((uint64_t)st.st_size > max) {
+		rc = -EFBIG;
+		goto out;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	while (n < (size_t)st.st_size) {
+		ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = -errno;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	buf = NULL;
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* see pub.h */
+int cvmfs_pub_write_atomic(const char *dir, const char *name, const void *data, size_t len,
+			   unsigned mode)
+{
+	char tmp[4096], dst[4096];
+	int fd, dfd, rc;
+
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp.%d", dir, name, (int)getpid());
+	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -errno;
+	rc = write_all(fd, data, len);
+	if (rc == 0 && fchmod(fd, mode) < 0)
+		rc = -errno;
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, dst) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		unlink(tmp);
+		return rc;
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		if (fsync(dfd) < 0)
+			rc = -errno;
+		close(dfd);
+	}
+	return rc;
+}
+
+/* see pub.h */
+int cvmfs_pub_deflate(const void *in, size_t len, unsigned char **out, size_t *outlen)
+{
+	uLongf n = compressBound((uLong)len);
+	unsigned char *buf = malloc(n);
+
+	*out = NULL;
+	if (!buf)
+		return -ENOMEM;
+	/* Level 6 = Z_DEFAULT_COMPRESSION, as upstream's deflateInit. */
+	if (compress2(buf, &n, in, (uLong)len, 6) != Z_OK) {
+		free(buf);
+		return -EIO;
+	}
+	*out = buf;
+	*outlen = n;
+	return 0;
+}

@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+/* cvmfs-lite/pub.c: one publish: walk, store contents, catalogs, history, whitelist, then the signed manifest last. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cvmfs-lite/pub.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void phase(const struct cvmfs_pub_opts *o, const char *what, double *t0)
+{
+	double t = now_s();
+
+	if (o->verbose)
+		fprintf(stderr, "cvmboot publish: %-20s %8.3f s\n", what, t - *t0);
+	*t0 = t;
+}
+
+/* see pub.h */
+int pub_manifest_load(const char *repo, const char *fqrn, const struct cvmfs_cert *cert,
+		      unsigned char **raw, struct cvmfs_manifest *m, struct cvmfs_pub_err *e)
+{
+	char path[4096];
+	size_t len;
+	enum cvmfs_fmt_why why = CVMFS_FMT_WHY_NONE;
+	int rc;
+
+	*raw = NULL;
+	snprintf(path, sizeof(path), "%s/.cvmfspublished", repo);
+	rc = cvmfs_pub_read_file(AT_FDCWD, path, CVMFS_MANIFEST_MAX, raw, &len);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return cvmfs_pub_fail(e, rc, "%s: cannot read: %s", path, strerror(-rc));
+	rc = cvmfs_manifest_parse(*raw, len, m, &why);
+	if (rc == 0)
+		rc = cvmfs_manifest_verify(m, *raw, fqrn, cert, &why);
+	if (rc < 0)
+		return cvmfs_pub_fail(e, rc, "%s: %s; this repository was not made with these keys "
+				      "for %s (or is damaged)", path, cvmfs_fmt_why_str(why), fqrn);
+	return 1;
+}
+
+/* see pub.h */
+int pub_manifest_commit(const char *repo, struct cvmfs_pub_store *s, struct cvmfs_pub_keys *k,
+			struct cvmfs_pub_rng *rng, const struct cvmfs_manifest *m,
+			struct cvmfs_pub_err *e)
+{
+	char body[4096];
+	unsigned char out[8192];
+	ssize_t n;
+	int len, rc;
+
+	len = cvmfs_manifest_fmt(m, body, sizeof(body));
+	if (len < 0)
+		return cvmfs_pub_fail(e, len, "manifest too long");
+	n = cvmfs_pub_sign_manifest(k, rng, m->root.algo, body, (size_t)len, out, sizeof(out));
+	if (n < 0)
+		return cvmfs_pub_fail(e, (int)n, "cannot sign the manifest");
+	/* Every object the manifest names must be on disk before it is. */
+	if (syncfs(s->repofd) < 0)
+		return cvmfs_pub_fail(e, -errno, "%s: sync failed: %s", repo, strerror(errno));
+	rc = cvmfs_pub_write_atomic(repo, ".cvmfspublished", out, (size_t)n, 0644);
+	if (rc < 0)
+		return cvmfs_pub_fail(e, rc, "%s/.cvmfspublished: cannot write: %s", repo,
+				      strerror(-rc));
+	return 0;
+}
+
+static int write_whitelist(const struct cvmfs_pub_opts *o, struct cvmfs_pub_keys *k,
+			   struct cvmfs_pub_rng *rng, time_t now, struct cvmfs_pub_err *e)
+{
+	unsigned char wl[4096];
+	ssize_t n = cvmfs_pub_make_whitelist(k, rng, o->fqrn, now, o->whitelist_days, wl,
+					     sizeof(wl));
+	int rc;
+
+	if (n < 0)
+		return cvmfs_pub_fail(e, (int)n, "cannot sign the whitelist with %s/%s.masterkey",
+				      o->keydir, o->fqrn);
+	rc = cvmfs_pub_write_atomic(o->repo, ".cvmfswhitelist", wl, (size_t)n, 0644);
+	if (rc < 0)
+		return cvmfs_pub_fail(e, rc, "%s/.cvmfswhitelist: cannot write: %s", o->repo,
+				      strerror(-rc));
+	return 0;
+}
+
+/* Leftovers of this run (and of crashed runs) in data/txn. */
+static void txn_clean(struct cvmfs_pub_store *s)
+{
+	int fd = openat(s->datafd, "txn", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.')
+			unlinkat(fd, de->d_name, 0);
+	closedir(d);
+}
+
+static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_keys *k,
+		   struct cvmfs_pub_store *s, struct cvmfs_pub_rng *rng,
+		   struct cvmfs_pub_result *res, struct cvmfs_pub_err *e)
+{
+	struct cvmfs_manifest prev, m;
+	struct pub_tree t = { .o = o, .e = e, .srcfd = -1 };
+	struct pub_tag tag;
+	unsigned char *raw = NULL;
+	struct cvmfs_hash hist, cert;
+	time_t now = time(NULL);
+	double t0 = now_s();
+	int rc, have_prev;
+
+	memset(&prev, 0, sizeof(prev));
+	have_prev = pub_manifest_load(o->repo, o->fqrn, &k->cert, &raw, &prev, e);
+	if ((rc = have_prev) < 0)
+		goto out;
+	if (have_prev && prev.root.algo != o->algo) {
+		rc = cvmfs_pub_fail(e, -EINVAL, "%s uses %s hashes; publish with --hash %s", o->repo,
+				    prev.root.algo == CVMFS_HASH_SHA1 ? "sha1" :
+				    prev.root.algo == CVMFS_HASH_RMD160 ? "rmd160" : "shake128",
+				    prev.root.algo == CVMFS_HASH_SHA1 ? "sha1" :
+				    prev.root.algo == CVMFS_HASH_RMD160 ? "rmd160" : "shake128");
+		goto out;
+	}
+	if ((rc = pub_walk(&t)) < 0)
+		goto out;
+	phase(o, "walk", &t0);
+	if (have_prev && (rc = pub_prev_load(&t, s, &prev.root)) < 0)
+		goto out;
+	phase(o, "previous revision", &t0);
+	if ((rc = pub_content_run(&t, s)) < 0)
+		goto out;
+	phase(o, "contents", &t0);
+	if (have_prev && prev.timestamp >= (uint64_t)now)
+		now = (time_t)prev.timestamp + 1;
+	res->revision = have_prev ? prev.revision + 1 : 1;
+	if ((rc = pub_catalogs_write(&t, s, res->revision, (uint64_t)now)) < 0)
+		goto out;
+	phase(o, "catalogs", &t0);
+	rc = cvmfs_pub_store_put_buf(s, CVMFS_SUFFIX_CERT, k->crt_pem, k->crt_len, &cert);
+	if (rc < 0) {
+		cvmfs_pub_fail(e, rc, "%s: cannot store the certificate: %s", o->repo, strerror(-rc));
+		goto out;
+	}
+	tag = (struct pub_tag){ o->tag, o->description, t.cats[0].hash, res->revision,
+				(uint64_t)now, t.cats[0].size };
+	rc = pub_history_update(s, o->fqrn, have_prev && (prev.have & CVMFS_MF_H) ? &prev.history
+				: NULL, &tag, 1, NULL, &hist, e);
+	if (rc < 0)
+		goto out;
+	if ((rc = write_whitelist(o, k, rng, now, e)) < 0)
+		goto out;
+	memset(&m, 0, sizeof(m));
+	m.have = CVMFS_MF_N | CVMFS_MF_X | CVMFS_MF_H | CVMFS_MF_T;
+	m.root = t.cats[0].hash;
+	m.root_size = t.cats[0].size;
+	m.ttl = CVMFS_DEFAULT_TTL;
+	m.revision = res->revision;
+	snprintf(m.fqrn, sizeof(m.fqrn), "%s", o->fqrn);
+	m.cert = cert;
+	m.history = hist;
+	m.timestamp = (uint64_t)now;
+	phase(o, "history, whitelist", &t0);
+	if ((rc = pub_manifest_commit(o->repo, s, k, rng, &m, e)) < 0)
+		goto out;
+	phase(o, "sync, manifest", &t0);
+	close(openat(s->repofd, ".cvmfs_master_replica", O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+	res->root = m.root;
+	res->files = t.files;
+	res->bytes = t.bytes;
+	for (size_t i = 0; i < t.ncat; i++)
+		res->catalogs_new += !t.cats[i].reused;
+out:
+	free(raw);
+	pub_tree_fini(&t);
+	return rc;
+}
+
+/* see pub.h */
+int cvmfs_pub_run(const struct cvmfs_pub_opts *o, struct cvmfs_pub_result *res,
+		  struct cvmfs_pub_err *e)
+{
+	struct cvmfs_pub_keys k;
+	struct cvmfs_pub_store s = { .repofd = -1, .datafd = -1, .tmpfd = -1 };
+	struct cvmfs_pub_rng rng;
+	double t0 = now_s();
+	int rc, have_rng = 0;
+
+	memset(res, 0, sizeof(*res));
+	if (cvmfs_pub_fqrn_check(o->fqrn) < 0)
+		return cvmfs_pub_fail(e, -EINVAL, "'%s' is not a repository name", o->fqrn);
+	if (o->chunk_min == 0 || o->chunk_avg < o->chunk_min || o->chunk_max < o->chunk_avg ||
+	    o->chunk_max > (1u << 30))
+		return cvmfs_pub_fail(e, -EINVAL, "chunk sizes must satisfy 0 < min <= avg <= max "
+				      "<= 1 GiB");
+	rc = cvmfs_pub_keys_load(&k, o->keydir, o->fqrn, 1, e);
+	if (rc < 0)
+		goto out;
+	if ((rc = cvmfs_pub_rng_init(&rng)) < 0) {
+		cvmfs_pub_fail(e, rc, "cannot seed the random generator");
+		goto out;
+	}
+	have_rng = 1;
+	if ((rc = cvmfs_pub_store_open(&s, o->repo, o->algo, e)) < 0)
+		goto out;
+	if (flock(s.repofd, LOCK_EX | LOCK_NB) < 0) {
+		rc = cvmfs_pub_fail(e, -EBUSY, "%s: another publish or tag edit is running", o->repo);
+		goto out;
+	}
+	rc = publish(o, &k, &s, &rng, res, e);
+	res->objects_new = s.written;
+	res->objects_reused = s.reused;
+	txn_clean(&s);
+out:
+	cvmfs_pub_store_close(&s);
+	if (have_rng)
+		cvmfs_pub_rng_fini(&rng);
+	cvmfs_pub_keys_fini(&k);
+	res->seconds = now_s() - t0;
+	return rc;
+}

@@ -1,0 +1,300 @@
+/* SPDX-License-Identifier: MIT */
+/* cvmfs-lite/pub.h: the publisher (host tool only): keys, publish, tags and inspect.
+ *
+ * Everything here is in cvmfs-lite_HOST_SRCS: it writes SQLite and uses the
+ * host-only mbedTLS writers. The verbs return a process exit status (0 ok,
+ * 1 failure with a message on stderr, 2 usage). The library functions return
+ * 0 or -errno and put one human sentence naming the path into err. */
+#ifndef CVMFS_LITE_PUB_H
+#define CVMFS_LITE_PUB_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cvmfs-lite/format.h"
+#include "mbedtls/ctr_drbg.h"
+
+/* ---- verbs of build/cvmboot (boot/tool.c's table) ---- */
+int cvmfs_cli_keygen(int argc, char **argv);
+int cvmfs_cli_publish(int argc, char **argv);
+int cvmfs_cli_tag(int argc, char **argv);
+int cvmfs_cli_inspect(int argc, char **argv);
+
+/* ---- errors: the first one wins (threads may race to set it) ---- */
+struct cvmfs_pub_err {
+	pthread_mutex_t lock;
+	int rc;				/* 0 or the first -errno */
+	char msg[1024];
+};
+void cvmfs_pub_err_init(struct cvmfs_pub_err *e);
+/* Records rc and the message if none is recorded yet; returns rc. */
+int cvmfs_pub_fail(struct cvmfs_pub_err *e, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ---- keys (pub-keys.c) ---- */
+#define CVMFS_PUB_CERT_DAYS 365
+#define CVMFS_PUB_WHITELIST_DAYS 30
+#define CVMFS_PUB_RSA_BITS 2048
+
+struct cvmfs_pub_rng {
+	mbedtls_ctr_drbg_context drbg;
+};
+/* Seeds from getrandom(2). Returns 0 or -EIO. _fini wipes the state. */
+int cvmfs_pub_rng_init(struct cvmfs_pub_rng *r);
+void cvmfs_pub_rng_fini(struct cvmfs_pub_rng *r);
+int cvmfs_pub_rng_cb(void *rng, unsigned char *out, size_t len);
+
+/* 0 if fqrn looks like a repository name (letters, digits, '.', '-', '_',
+ * at least one dot, at most 200 bytes), else -EINVAL. */
+int cvmfs_pub_fqrn_check(const char *fqrn);
+
+/* Writes DIR/FQRN.{pub,masterkey,key,crt}: RSA-2048 master key (.pub as
+ * PEM SubjectPublicKeyInfo), publisher key and self-signed certificate
+ * (CN "<fqrn> CernVM-FS Release Managers", 365 days). Private files are
+ * 0600. Creates DIR if missing. Refuses (-EEXIST) if any file exists.
+ * Blocks for key generation (about a second). */
+int cvmfs_pub_keygen(const char *fqrn, const char *dir, struct cvmfs_pub_err *e);
+
+/* The publisher's key material for one repository. */
+struct cvmfs_pub_keys {
+	mbedtls_pk_context master;	/* FQRN.masterkey (if loaded) */
+	mbedtls_pk_context key;		/* FQRN.key */
+	struct cvmfs_cert cert;		/* FQRN.crt */
+	unsigned char *crt_pem;		/* file bytes (the X object is zlib of these) */
+	size_t crt_len;
+	int have_master;
+};
+/* Loads DIR/FQRN.{key,crt} (and .masterkey if need_master). Checks that the
+ * key matches the certificate (-EKEYREJECTED otherwise). Returns 0, -ENOENT,
+ * -EBADMSG (unreadable PEM), -EKEYREJECTED; err names the file. */
+int cvmfs_pub_keys_load(struct cvmfs_pub_keys *k, const char *dir, const char *fqrn,
+			int need_master, struct cvmfs_pub_err *e);
+void cvmfs_pub_keys_fini(struct cvmfs_pub_keys *k);
+
+/* Signs a manifest letter: appends "--\n<hex HASH_algo(body)>\n<sig>" where
+ * sig = RSA PKCS#1 v1.5 SHA-1 over the hex with the publisher key. out must
+ * hold len + 128 + 512 bytes. Returns the total length or -errno. */
+ssize_t cvmfs_pub_sign_manifest(struct cvmfs_pub_keys *k, struct cvmfs_pub_rng *r,
+				enum cvmfs_hash_algo algo, const char *body, size_t len,
+				unsigned char *out, size_t cap);
+
+/* Builds a whitelist valid from now for days, listing the certificate's
+ * SHA-1 fingerprint, signed raw PKCS#1 type 1 with the master key. Returns
+ * the length or -errno. */
+ssize_t cvmfs_pub_make_whitelist(struct cvmfs_pub_keys *k, struct cvmfs_pub_rng *r,
+				 const char *fqrn, time_t now, unsigned days,
+				 unsigned char *out, size_t cap);
+
+/* ---- files (pub-util.c) ---- */
+/* Reads a whole small file (< max bytes) into a malloc'd buffer (*out,
+ * NUL-terminated, caller frees). Returns 0 or -errno (-EFBIG past max). */
+int cvmfs_pub_read_file(int dirfd, const char *path, size_t max, unsigned char **out,
+			size_t *len);
+/* Writes data to dir/name atomically: a temporary file, fsync, rename,
+ * fsync of dir. Returns 0 or -errno (-ENOSPC on a full disk). */
+int cvmfs_pub_write_atomic(const char *dir, const char *name, const void *data, size_t len,
+			   unsigned mode);
+/* zlib level 6 (identical ids to upstream cvmfs) of a buffer; *out malloc'd. */
+int cvmfs_pub_deflate(const void *in, size_t len, unsigned char **out, size_t *outlen);
+
+/* ---- repository writer (pub-store.c) ---- */
+struct cvmfs_pub_store {
+	int repofd;			/* the repository directory */
+	int datafd;			/* REPO/data */
+	int tmpfd;			/* temporary files (REPO/data/txn) */
+	enum cvmfs_hash_algo algo;
+	pid_t pid;			/* for temporary names */
+	uint64_t written, written_bytes, reused;	/* statistics (atomic) */
+};
+/* Opens (creating) REPO, REPO/data/00..ff and REPO/data/txn. */
+int cvmfs_pub_store_open(struct cvmfs_pub_store *s, const char *repo, enum cvmfs_hash_algo algo,
+			 struct cvmfs_pub_err *e);
+void cvmfs_pub_store_close(struct cvmfs_pub_store *s);
+/* Stores already-compressed bytes as object h with suffix (temp + rename;
+ * skipped if the object exists). Thread-safe. Returns 0 or -errno. */
+int cvmfs_pub_store_put(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char suffix,
+			const void *zdata, size_t zlen);
+/* Compresses (zlib 6), hashes and stores a buffer; *out = its hash. */
+int cvmfs_pub_store_put_buf(struct cvmfs_pub_store *s, char suffix, const void *data,
+			    size_t len, struct cvmfs_hash *out);
+/* 1 if the object exists. */
+int cvmfs_pub_store_has(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char suffix);
+/* Reads and inflates an object after checking its hash (*out malloc'd). */
+int cvmfs_pub_store_get(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char suffix,
+			size_t max, unsigned char **out, size_t *len);
+
+/* ---- publish (pub.c) ---- */
+struct cvmfs_pub_opts {
+	const char *src, *repo, *fqrn, *keydir;
+	const char *tag, *description;	/* tag may be NULL */
+	enum cvmfs_hash_algo algo;
+	uint64_t chunk_min, chunk_avg, chunk_max;
+	unsigned whitelist_days;
+	unsigned threads;		/* 0: one per CPU */
+	int rehash;			/* do not trust size+mtime of the previous revision */
+	int verbose;
+};
+#define CVMFS_PUB_CHUNK_MIN (4u << 20)
+#define CVMFS_PUB_CHUNK_AVG (8u << 20)
+#define CVMFS_PUB_CHUNK_MAX (16u << 20)
+/* Longest repository path we publish: clients open it under a mountpoint
+ * (/cvmfs/<fqrn>), and the whole must stay below PATH_MAX (4096). */
+#define CVMFS_PUB_PATH_MAX 3800
+
+struct cvmfs_pub_result {
+	uint64_t revision, files, bytes;
+	uint64_t objects_new, objects_reused, catalogs_new;
+	struct cvmfs_hash root;
+	double seconds;
+};
+
+/* Publishes o->src into o->repo as a new revision (see the issue for the
+ * format). Blocks until done. On any failure the manifest is untouched, so
+ * the repository stays at its previous revision. Returns 0 or -errno. */
+int cvmfs_pub_run(const struct cvmfs_pub_opts *o, struct cvmfs_pub_result *res,
+		  struct cvmfs_pub_err *e);
+
+
+/* ---- inspect / verify (pub-inspect.c) ---- */
+struct cvmfs_inspect_opts {
+	const char *repo;		/* a directory */
+	const char *pubkey;		/* master public key file, or NULL */
+	const char *keydir;		/* else KEYDIR/FQRN.pub, else /etc/cvmfs/keys/FQRN.pub */
+	int verify;
+	int expired_ok;
+	int tree;			/* print the catalog tree */
+};
+/* Prints the manifest, whitelist, certificate, tags and catalog summary;
+ * with verify, checks every signature and every object reachable from the
+ * manifest and all tags, and fails at the first problem with err naming it.
+ * Returns 0 or -errno (-EBADMSG, -EKEYREJECTED, -EKEYEXPIRED, -ENOENT). */
+int cvmfs_inspect_run(const struct cvmfs_inspect_opts *o, struct cvmfs_pub_err *e);
+
+/* ---- publisher internals, shared by pub-*.c only ---- */
+#define PUB_NONE UINT32_MAX
+
+struct pub_chunk {
+	uint64_t off, size;
+	struct cvmfs_hash h;
+};
+
+/* Content of one source inode (hardlinks share it). */
+struct pub_content {
+	uint32_t node;			/* first node: the path we read */
+	uint32_t nchunks;		/* 0: one bulk object h */
+	struct cvmfs_hash h;
+	struct pub_chunk *chunks;	/* malloc'd when nchunks > 0 */
+	int reused;			/* taken from the previous revision */
+	int pending;			/* cuts known, chunks not stored yet */
+};
+
+struct pub_node {
+	char *path;			/* repository path ("" = root), malloc'd */
+	uint32_t name_off;		/* name = path + name_off */
+	uint32_t parent;		/* PUB_NONE for the root */
+	uint32_t cat;			/* catalog holding the row (child's for a nested root) */
+	uint32_t content;		/* regular files: index into contents */
+	uint32_t run;			/* hardlink run (PUB_NONE: none) */
+	uint32_t hl_group, linkcount;
+	uint32_t ndirs;			/* subdirectories (directory nlink = 2 + ndirs) */
+	uint32_t mode, uid, gid;
+	uint64_t size, rdev, dev, ino;
+	int64_t mtime, ctime;
+	int32_t mtimens, ctimens;
+	char *link;			/* symlink target, malloc'd */
+	unsigned char *xattr;		/* v1 blob or NULL, malloc'd */
+	uint16_t xlen;
+};
+
+struct pub_prev_cat {			/* a catalog of the previous revision */
+	char *path;
+	struct cvmfs_hash hash;
+	uint64_t size, revision;
+	unsigned char digest[20];
+};
+
+struct pub_prev_file {			/* a regular file row of the previous revision */
+	int64_t p1, p2;			/* md5path; p1 == 0 && p2 == 0: empty slot */
+	uint64_t size;
+	int64_t mtime;
+	int32_t mtimens;		/* -1: unknown */
+	uint32_t nchunks;
+	struct cvmfs_hash h;
+	struct pub_chunk *chunks;
+};
+
+struct pub_catalog {
+	uint32_t root;			/* node */
+	uint32_t parent;		/* catalog, PUB_NONE for the root catalog */
+	uint32_t *nodes;		/* rows owned by this catalog (malloc'd) */
+	size_t nnodes, cap;
+	struct cvmfs_hash hash;		/* written (or reused) object */
+	uint64_t size;			/* uncompressed bytes */
+	int64_t self[CVMFS_COUNTERS], subtree[CVMFS_COUNTERS];
+	int reused;
+};
+
+struct pub_tree {
+	const struct cvmfs_pub_opts *o;
+	struct cvmfs_pub_err *e;
+	int srcfd;
+	struct pub_node *nodes;
+	size_t n, ncap;
+	struct pub_content *contents;
+	size_t nc, ccap;
+	struct pub_catalog *cats;
+	size_t ncat, catcap;
+	/* previous revision */
+	struct pub_prev_cat *pcats;
+	size_t npcats;
+	struct pub_prev_file *pfiles;	/* open addressing by md5path */
+	size_t pfcap;
+	uint64_t prev_revision;
+	/* statistics */
+	uint64_t files, bytes;
+};
+
+/* pub-walk.c: reads o->src into t (nodes, contents, catalogs); checks names,
+ * path lengths and xattrs; groups hardlinks. Returns 0 or -errno. */
+int pub_walk(struct pub_tree *t);
+/* pub-walk.c: frees everything t owns. */
+void pub_tree_fini(struct pub_tree *t);
+/* pub-content.c: compresses, hashes and stores every content not reused,
+ * with a pool of threads; checks that files did not change meanwhile. */
+int pub_content_run(struct pub_tree *t, struct cvmfs_pub_store *s);
+/* pub-catalog.c: loads the previous revision's catalogs (index for reuse). */
+int pub_prev_load(struct pub_tree *t, struct cvmfs_pub_store *s, const struct cvmfs_hash *root);
+/* pub-catalog.c: finds the previous row of a path (NULL if none). */
+const struct pub_prev_file *pub_prev_find(const struct pub_tree *t, int64_t p1, int64_t p2);
+/* pub-catalog.c: writes all catalogs bottom-up (children first), reusing
+ * unchanged nested ones; the root catalog gets revision and now. */
+int pub_catalogs_write(struct pub_tree *t, struct cvmfs_pub_store *s, uint64_t revision,
+		       uint64_t now);
+/* pub-history.c: new history object: the previous one (or a new one) plus
+ * trunk/trunk-previous and the optional tag. */
+struct pub_tag {
+	const char *name, *description;
+	struct cvmfs_hash root;
+	uint64_t revision, timestamp, size;
+};
+int pub_history_update(struct cvmfs_pub_store *s, const char *fqrn,
+		       const struct cvmfs_hash *prev, const struct pub_tag *add, int move_trunk,
+		       const char *rm, struct cvmfs_hash *out, struct cvmfs_pub_err *e);
+/* pub-history.c: opens the history object h as a temporary SQLite file
+ * (path into tmp, caller unlinks). */
+int pub_history_open(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char *tmp,
+		     size_t len);
+/* pub.c: reads and verifies REPO/.cvmfspublished with cert (and fqrn).
+ * Returns 1 (loaded; *raw malloc'd, m points into it), 0 (no manifest) or -errno. */
+int pub_manifest_load(const char *repo, const char *fqrn, const struct cvmfs_cert *cert,
+		      unsigned char **raw, struct cvmfs_manifest *m, struct cvmfs_pub_err *e);
+/* pub.c: syncs the store, signs m and replaces REPO/.cvmfspublished atomically. */
+int pub_manifest_commit(const char *repo, struct cvmfs_pub_store *s, struct cvmfs_pub_keys *k,
+			struct cvmfs_pub_rng *rng, const struct cvmfs_manifest *m,
+			struct cvmfs_pub_err *e);
+/* pub-catalog.c: inflates catalog object h into a temporary file (path in tmp). */
+int pub_object_to_tmp(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char suffix,
+		      char *tmp, size_t len, uint64_t *size);
+
+#endif

@@ -1,0 +1,188 @@
+# SPDX-License-Identifier: MIT
+"""`cvmboot inspect --verify` on our repositories, on the upstream fixture and
+on tampered copies: each tampering must be named precisely (and the
+independent checker must see it too)."""
+import os
+import shutil
+import subprocess
+import tarfile
+import time
+import zlib
+
+import pytest
+
+from cvmfsrepo import Repo, RepoError, keygen, openssl, publish
+
+FQRN = 'test.repo'
+FIXTURE = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'shared', 'fixtures',
+                       'cvmfs-upstream')
+
+
+@pytest.fixture(scope='module')
+def published(tmp_path_factory, cvmboot):
+    base = tmp_path_factory.mktemp('pubv')
+    keys = keygen(FQRN, base / 'keys', cvmboot=cvmboot)
+    src = base / 'src'
+    os.makedirs(src / 'sw/v1')
+    (src / 'sw/v1/.cvmfscatalog').write_bytes(b'')
+    (src / 'sw/v1/tool').write_bytes(b'tool v1\n' * 100)
+    (src / 'readme').write_bytes(b'hello cvmfs\n')
+    os.symlink('readme', src / 'link')
+    publish(src, base / 'repo', FQRN, keys, tag='v1')
+    return base / 'repo', keys
+
+
+def inspect(cvmboot, repo, *args):
+    return subprocess.run([cvmboot, 'inspect', str(repo), '--verify'] + list(args),
+                          capture_output=True, text=True)
+
+
+def copy(published, tmp_path):
+    repo, keys = published
+    dst = tmp_path / 'repo'
+    shutil.copytree(repo, dst)
+    return dst, keys
+
+
+def flip(path, offset=-1):
+    b = bytearray(open(path, 'rb').read())
+    b[offset] ^= 0x01
+    os.chmod(path, 0o644)
+    open(path, 'wb').write(bytes(b))
+
+
+def test_verify_ours(published, cvmboot):
+    repo, keys = published
+    r = inspect(cvmboot, repo, '--keys', keys['dir'])
+    assert r.returncode == 0, r.stderr
+    assert 'manifest signature: OK' in r.stdout and 'all OK' in r.stdout
+    assert 'tag:' in r.stdout and 'v1' in r.stdout
+    no_key = inspect(cvmboot, repo, '--pubkey', '/nonexistent.pub')
+    assert no_key.returncode != 0 and 'no master public key' in no_key.stderr
+
+
+def test_verify_upstream_fixture(tmp_path, cvmboot):
+    for t in ('legacy_aufs_repo_21.tar.gz', 'legacy_aufs_repo_21-keys.tar.gz'):
+        with tarfile.open(os.path.join(FIXTURE, t)) as tf:
+            tf.extractall(tmp_path)
+    repo = tmp_path / 'srv/cvmfs/legacy_aufs.cern.ch'
+    pub = str(tmp_path / 'etc/cvmfs/keys/legacy_aufs.cern.ch.pub')
+    r = inspect(cvmboot, repo, '--pubkey', pub, '--expired-whitelist-ok')
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert 'WARNING' in r.stderr and 'EXPIRED' in r.stderr
+    assert 'revision:           2' in r.stdout
+    assert 'verified: ' in r.stdout
+    expired = inspect(cvmboot, repo, '--pubkey', pub)
+    assert expired.returncode != 0 and 'whitelist has expired' in expired.stderr
+    # and our independent reader agrees on its signatures
+    rr = Repo(repo, 'legacy_aufs.cern.ch', pub)
+    fp = rr.verify_manifest()
+    assert fp == '93:AB:A3:C4:89:BE:F9:B7:3E:90:8F:42:C1:8A:EF:12:BB:05:C4:15'
+    rr.verify_whitelist(fp, now=time.mktime((2015, 11, 1, 0, 0, 0, 0, 0, 0)))
+    with pytest.raises(RepoError, match='expired'):
+        rr.verify_whitelist(fp)
+
+
+def test_flipped_object(published, tmp_path, cvmboot):
+    repo, keys = copy(published, tmp_path)
+    r0 = Repo(repo, FQRN, keys['pub'])
+    e = r0.walk()['/readme']
+    obj = r0.object_path(e['hash'].hex())
+    flip(obj)
+    r = inspect(cvmboot, repo, '--keys', keys['dir'])
+    assert r.returncode != 0
+    assert 'content does not match its hash' in r.stderr and '/readme' in r.stderr
+    with pytest.raises(RepoError, match='does not match its hash'):
+        Repo(repo, FQRN, keys['pub']).check()
+
+
+def test_flipped_catalog(published, tmp_path, cvmboot):
+    repo, keys = copy(published, tmp_path)
+    r0 = Repo(repo, FQRN, keys['pub'])
+    nested = r0.walk()['/sw/v1']['catalog']
+    flip(r0.object_path(nested, 'C'), 100)
+    r = inspect(cvmboot, repo, '--keys', keys['dir'])
+    assert r.returncode != 0
+    assert 'catalog of /sw/v1' in r.stderr and 'does not match its hash' in r.stderr
+    with pytest.raises(RepoError, match='does not match its hash'):
+        Repo(repo, FQRN, keys['pub']).check()
+
+
+def test_flipped_manifest_body(published, tmp_path, cvmboot):
+    repo, keys = copy(published, tmp_path)
+    raw = open(repo / '.cvmfspublished', 'rb').read()
+    i = raw.index(b'\nT') + 3
+    flip(repo / '.cvmfspublished', i)
+    r = inspect(cvmboot, repo, '--keys', keys['dir'])
+    assert r.returncode != 0 and 'manifest body does not match its hash line' in r.stderr
+    with pytest.raises(RepoError, match='body does not match'):
+        Repo(repo, FQRN, keys['pub']).check()
+
+
+def test_flipped_signature(published, tmp_path, cvmboot):
+    repo, keys = copy(published, tmp_path)
+    flip(repo / '.cvmfspublished', -5)
+    r = inspect(cvmboot, repo, '--keys', keys['dir'])
+    assert r.returncode != 0
+    assert 'manifest signature does not verify' in r.stderr
+    with pytest.raises(RepoError, match='signature does not verify'):
+        Repo(repo, FQRN, keys['pub']).check()
+
+
+def test_swapped_certificate(published, tmp_path, cvmboot):
+    """An attacker with their own key pair re-signs the manifest and ships
+    their certificate: signatures check out, the whitelist does not list it."""
+    repo, keys = copy(published, tmp_path)
+    evil = keygen(FQRN, tmp_path / 'evil', cvmboot=cvmboot)
+    pem = open(evil['crt'], 'rb').read()
+    z = zlib.compress(pem, 6)
+    import hashlib
+    xh = hashlib.sha1(z).hexdigest()
+    os.makedirs(repo / 'data' / xh[:2], exist_ok=True)
+    open(repo / 'data' / xh[:2] / (xh[2:] + 'X'), 'wb').write(z)
+    raw = open(repo / '.cvmfspublished', 'rb').read()
+    body = raw[:raw.index(b'\n--\n') + 1].decode()
+    body = '\n'.join('X' + xh if l.startswith('X') else l for l in body.split('\n'))
+    h = hashlib.sha1(body.encode()).hexdigest()
+    rc, sig, err = openssl('dgst', '-sha1', '-sign', evil['key'], data=h.encode())
+    assert rc == 0, err
+    open(repo / '.cvmfspublished', 'wb').write(body.encode() + b'--\n' + h.encode() + b'\n' + sig)
+    r = inspect(cvmboot, repo, '--keys', keys['dir'])
+    assert r.returncode != 0 and 'manifest signature: OK' in r.stdout
+    assert 'certificate is not in the whitelist' in r.stderr
+    with pytest.raises(RepoError, match='not listed'):
+        Repo(repo, FQRN, keys['pub']).check()
+
+
+def sign_whitelist(repo, keys, expiry, fp, masterkey=None):
+    import hashlib
+    body = '20240101000000\nE%s\nN%s\n%s\n' % (expiry, FQRN, fp)
+    h = hashlib.sha1(body.encode()).hexdigest()
+    rc, sig, err = openssl('pkeyutl', '-sign', '-inkey', masterkey or keys['masterkey'],
+                           data=h.encode())
+    assert rc == 0, err
+    open(repo / '.cvmfswhitelist', 'wb').write(body.encode() + b'--\n' + h.encode() + b'\n' + sig)
+
+
+def test_expired_whitelist(published, tmp_path, cvmboot):
+    repo, keys = copy(published, tmp_path)
+    fp = Repo(repo, FQRN, keys['pub']).verify_manifest()
+    sign_whitelist(repo, keys, '20200101000000', fp)
+    r = inspect(cvmboot, repo, '--keys', keys['dir'])
+    assert r.returncode != 0 and 'whitelist has expired' in r.stderr
+    ok = inspect(cvmboot, repo, '--keys', keys['dir'], '--expired-whitelist-ok')
+    assert ok.returncode == 0 and 'WARNING' in ok.stderr
+    # a whitelist valid in the future but signed by a stranger's master key
+    evil = keygen(FQRN, tmp_path / 'evil', cvmboot=cvmboot)
+    sign_whitelist(repo, keys, '20991231000000', fp, masterkey=evil['masterkey'])
+    r = inspect(cvmboot, repo, '--keys', keys['dir'])
+    assert r.returncode != 0 and 'does not verify with any master public key' in r.stderr
+
+
+def test_missing_object(published, tmp_path, cvmboot):
+    repo, keys = copy(published, tmp_path)
+    r0 = Repo(repo, FQRN, keys['pub'])
+    e = r0.walk()['/sw/v1/tool']
+    os.unlink(r0.object_path(e['hash'].hex()))
+    r = inspect(cvmboot, repo, '--keys', keys['dir'])
+    assert r.returncode != 0 and 'missing' in r.stderr and '/sw/v1/tool' in r.stderr

@@ -1,0 +1,60 @@
+# SPDX-License-Identifier: MIT
+"""The tiny OS the VM tests stream: Debian's busybox-static as its userland.
+
+Its /sbin/init prints markers the tests judge ("TESTOS: ..."), checks that /
+is an overlay whose lower layer is a FUSE mount, counts its boots in a file
+on the writable layer, and powers off."""
+import os
+import shutil
+
+APPLETS = ('sh', 'ash', 'mount', 'umount', 'cat', 'echo', 'mkdir', 'sync', 'poweroff',
+           'ls', 'grep', 'awk', 'sed', 'head', 'tail', 'rm', 'cp', 'mv', 'ln', 'sleep',
+           'stat', 'wc', 'tr', 'cut', 'find', 'getfattr', 'id', 'hostname', 'ip',
+           'ifconfig', 'true', 'false', 'test', 'date', 'uname', 'dmesg', 'touch')
+
+INIT = r'''#!/bin/sh
+export PATH=/bin:/sbin:/usr/bin
+mount -t proc proc /proc 2>/dev/null
+mount -t sysfs sysfs /sys 2>/dev/null
+echo "TESTOS: init pid $$ version $(cat /etc/testos-version)"
+root=$(awk '$2 == "/" {t=$3} END {print t}' /proc/mounts)
+lower=$(awk '$2 == "/mnt/.ro" {t=$3} END {print t}' /proc/mounts)
+echo "TESTOS: root=$root lower=$lower"
+case "$lower" in fuse*) [ "$root" = overlay ] && echo "TESTOS: overlay-over-fuse ok" ;; esac
+n=$(cat /var/lib/testos/count 2>/dev/null || echo 0)
+n=$((n + 1))
+mkdir -p /var/lib/testos && echo $n > /var/lib/testos/count
+echo "TESTOS: boot $n"
+echo "TESTOS: etc-local=$(cat /etc/testos-local 2>/dev/null) usr-file=$(cat /usr/share/testos/file 2>/dev/null)"
+[ -x /etc/testos-hook ] && /etc/testos-hook
+sync
+echo "TESTOS: done"
+poweroff -f
+'''
+
+
+def build(root, version='1', usr_text='usr-v1', extra=None):
+    """Writes the OS tree into root (created). extra: {relpath: text}."""
+    for d in ('bin', 'sbin', 'etc', 'proc', 'sys', 'dev', 'run', 'tmp', 'mnt', 'root',
+              'var/lib', 'usr/share/testos', 'usr/bin'):
+        os.makedirs(os.path.join(root, d), exist_ok=True)
+    shutil.copy2('/bin/busybox', os.path.join(root, 'bin', 'busybox'))
+    for a in APPLETS:
+        p = os.path.join(root, 'bin', a)
+        if not os.path.lexists(p):
+            os.symlink('busybox', p)
+    files = {
+        'sbin/init': INIT,
+        'etc/testos-version': version + '\n',
+        'usr/share/testos/file': usr_text + '\n',
+        'etc/passwd': 'root:x:0:0:root:/root:/bin/sh\n',
+        'etc/group': 'root:x:0:\n',
+    }
+    files.update(extra or {})
+    for rel, text in files.items():
+        p = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, 'w') as f:
+            f.write(text)
+    os.chmod(os.path.join(root, 'sbin', 'init'), 0o755)
+    return root
