@@ -39,8 +39,10 @@ include third_party/third_party.mk
 include $(MODULES:%=%/module.mk)
 include linker/module.mk
 include tests/module.mk
+include tests/fuzz/fuzz.mk
 include boot/image.mk
 include boot/kernel.mk
+include boot/demo.mk
 
 T_CFLAGS += $(TP_INCLUDES)
 H_CFLAGS += $(TP_INCLUDES)

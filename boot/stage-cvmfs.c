@@ -24,7 +24,7 @@
 #define CVMFS_MOUNT_MS 60000	/* verify + root catalog, incl. failover */
 #define CVMFS_STOP_MS 5000
 #define CVMFS_CACHE_MAX (2000ull << 20)	/* as uCernVM: 2000 MB ... */
-#define MAP_MAX (64 * 1024)
+#define MAP_MAX (16 * 1024)	/* uid/gid maps: a line per remapped id */
 
 static void join_urls(const struct boot_cfg_repo *r, char *buf, size_t cap)
 {
@@ -176,6 +176,7 @@ static int mount_repo(struct boot_ctx *ctx, const struct boot_mount_plan *plan)
 	cfg.uid_map = read_aux(ctx->auxfd, "uid_map", uid, sizeof(uid));
 	cfg.gid_map = read_aux(ctx->auxfd, "gid_map", gid, sizeof(gid));
 	cfg.pin_file = pins;
+	cfg.prefetch_file = "/.cvmboot_profile";	/* boot profile (make demo records it) */
 	if (ctx->repo.path[0]) {
 		snprintf(prefix, sizeof(prefix), "/%s", ctx->repo.path);
 		cfg.path_prefix = prefix;
@@ -187,6 +188,30 @@ static int mount_repo(struct boot_ctx *ctx, const struct boot_mount_plan *plan)
 	close(cfg.cache_dirfd);
 	free(key);
 	return rc;
+}
+
+/* aux/BASE_FILE names the snapshot the writable layer was last used with.
+ * It survives an unpin, so the boot after one knows it must re-base. */
+#define BASE_FILE "cvmfs_base"
+
+static int base_changed(struct boot_ctx *ctx)
+{
+	char base[sizeof(ctx->mounted.hash) + 1];
+	long n = boot_file_read(ctx->auxfd, BASE_FILE, base, sizeof(base) - 1);
+
+	if (n < 0)	/* first boot, or a disk from before this record */
+		return 0;
+	base[n] = '\0';
+	base[strcspn(base, "\n")] = '\0';
+	return strcmp(base, ctx->mounted.hash) != 0;
+}
+
+static int base_write(struct boot_ctx *ctx)
+{
+	char line[sizeof(ctx->mounted.hash) + 1];
+	int n = snprintf(line, sizeof(line), "%s\n", ctx->mounted.hash);
+
+	return boot_file_write(ctx->auxfd, BASE_FILE, line, (size_t)n);
 }
 
 /* see boot.h */
@@ -215,10 +240,10 @@ int boot_stage_cvmfs(struct boot_ctx *ctx)
 		rc = boot_snapshot_write(ctx->auxfd, &ctx->mounted);
 		if (rc < 0)
 			return rc;
-		ctx->snapshot_changed = have_pin && strcmp(pinned.hash, ctx->mounted.hash) != 0;
 		if (ctx->plan.consume_force)
 			boot_force_tag_consume(ctx->auxfd);
 	}
+	ctx->snapshot_changed = base_changed(ctx);
 	return 0;
 }
 
@@ -235,6 +260,8 @@ static void stamp_now(char *buf, size_t cap)
 int boot_stage_rebase(struct boot_ctx *ctx)
 {
 	char lower[BOOT_CFG_PATH_MAX + 16], etc[BOOT_CFG_PATH_MAX + 24], stamp[32];
+	char uid0[MAP_MAX], gid0[MAP_MAX], uid1[MAP_MAX], gid1[MAP_MAX];
+	const char *u0, *g0, *u1, *g1;
 	struct aufs_rebase_stats rs;
 	struct aufs_acct_stats as;
 	size_t wlen = 1 << 20, alen = aufs_acct_work_size();
@@ -242,7 +269,11 @@ int boot_stage_rebase(struct boot_ctx *ctx)
 	int rc;
 
 	if (!ctx->snapshot_changed)
-		return 0;
+		return base_write(ctx);
+	if (aufs_upper_has_changes(BOOT_ROOT_RW "/persistent") <= 0) {
+		boot_log(ctx, "rebase", "new snapshot, no local changes: nothing to re-base");
+		return base_write(ctx);
+	}
 	stamp_now(stamp, sizeof(stamp));
 	snprintf(lower, sizeof(lower), BOOT_ROOT_RO "%s%s", ctx->repo.path[0] ? "/" : "",
 		 ctx->repo.path);
@@ -257,6 +288,8 @@ int boot_stage_rebase(struct boot_ctx *ctx)
 	boot_log(ctx, "rebase", "new snapshot: kept %lu, removed %lu, whiteouts %lu, opaque %lu%s%s",
 		 rs.kept, rs.removed, rs.whiteouts, rs.opaques, rc < 0 ? "; failed: " : "",
 		 rc < 0 ? rs.why : "");
+	u0 = read_aux(ctx->auxfd, "uid_map", uid0, sizeof(uid0));
+	g0 = read_aux(ctx->auxfd, "gid_map", gid0, sizeof(gid0));
 	if (rc == 0) {
 		memset(&as, 0, sizeof(as));
 		rc = aufs_acct_merge_run(&(struct aufs_acct_cfg){ etc, BOOT_ROOT_RW "/persistent/etc",
@@ -265,8 +298,11 @@ int boot_stage_rebase(struct boot_ctx *ctx)
 		boot_log(ctx, "rebase", "accounts: %u users, %u groups added, %u uids, %u gids mapped%s%s",
 			 as.users_added, as.groups_added, as.uids_mapped, as.gids_mapped,
 			 rc < 0 ? "; failed: " : "", rc < 0 ? as.why : "");
-		/* The maps apply from the daemon's start: remount with them. */
-		if (rc == 0 && (as.uids_mapped || as.gids_mapped)) {
+		/* The maps apply from the daemon's start: remount when they changed. */
+		u1 = read_aux(ctx->auxfd, "uid_map", uid1, sizeof(uid1));
+		g1 = read_aux(ctx->auxfd, "gid_map", gid1, sizeof(gid1));
+		if (rc == 0 && (!u0 != !u1 || !g0 != !g1 || (u0 && strcmp(u0, u1)) ||
+				(g0 && strcmp(g0, g1)))) {
 			struct boot_mount_plan pin = { .record = 0 };
 
 			snprintf(pin.hash, sizeof(pin.hash), "%s", ctx->mounted.hash);
@@ -275,5 +311,5 @@ int boot_stage_rebase(struct boot_ctx *ctx)
 		}
 	}
 	munmap(work, wlen + alen);
-	return rc;
+	return rc < 0 ? rc : base_write(ctx);
 }

@@ -14,6 +14,9 @@
 #include "cvmfs-lite/cli.h"
 #include "cvmfs-lite/client.h"
 #include "cvmfs-lite/fuse.h"
+#include "tls/tls.h"
+
+#define HOST_CA "/etc/ssl/certs/ca-certificates.crt"
 
 static const char usage_text[] =
 	"usage: cvmboot mount URL MOUNTPOINT --name FQRN --key PUB [options]\n"
@@ -31,6 +34,7 @@ static const char usage_text[] =
 	"  --retries N         same-source retries of transfer errors (default 1)\n"
 	"  --threads N         FUSE worker threads (default 8)\n"
 	"  --log FILE          log file (default: stderr in the foreground, none otherwise)\n"
+	"  --ca FILE           CA bundle for https:// servers (default " HOST_CA ")\n"
 	"  --accept-expired-whitelist   accept an expired whitelist (old test fixtures only; logged)\n"
 	"  --allow-other --suid --foreground\n";
 
@@ -75,10 +79,12 @@ int cvmfs_cli_mount(int argc, char **argv)
 		{ "timeout", 1, 0, 'T' }, { "retries", 1, 0, 'R' }, { "threads", 1, 0, 'j' },
 		{ "log", 1, 0, 'l' }, { "accept-expired-whitelist", 0, 0, 'E' },
 		{ "allow-other", 0, 0, 'A' }, { "suid", 0, 0, 'S' }, { "foreground", 0, 0, 'f' },
-		{ "help", 0, 0, 'h' }, { 0 },
+		{ "ca", 1, 0, 'C' }, { "help", 0, 0, 'h' }, { 0 },
 	};
 	struct cvmfs_client_cfg cfg = { .log_fd = -1, .max_retries = 1, .cache_dirfd = -1 };
-	const char *cache = NULL, *logpath = NULL, *pin = NULL, *prefetch = NULL;
+	const char *cache = NULL, *logpath = NULL, *pin = NULL, *prefetch = NULL, *ca = NULL;
+	struct tls_ctx *tls = NULL;
+	struct tls_https *https = NULL;
 	char *pinbuf = NULL, *prefbuf = NULL, *umap = NULL, *gmap = NULL, *mnt;
 	char defcache[512], line[1024];
 	bool fg = false;
@@ -115,6 +121,7 @@ int cvmfs_cli_mount(int argc, char **argv)
 		case 'A': cfg.flags |= CVMFS_CLIENT_ALLOW_OTHER; break;
 		case 'S': cfg.flags |= CVMFS_CLIENT_SUID; break;
 		case 'f': fg = true; break;
+		case 'C': ca = optarg; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		default: fputs(usage_text, stderr); return 2;
 		}
@@ -160,6 +167,24 @@ int cvmfs_cli_mount(int argc, char **argv)
 		}
 	} else if (fg) {
 		cfg.log_fd = 2;
+	}
+	if (ca || strstr(cfg.servers, "https://") || (cfg.proxies && strstr(cfg.proxies, "https://"))) {
+		/* HTTPS through tls/: the client only sees the net_http wrap hook. */
+		tls = calloc(1, sizeof(*tls));
+		https = calloc(1, sizeof(*https));
+		if (!tls || !https || tls_ctx_init(tls) < 0) {
+			fprintf(stderr, "cvmboot mount: cannot set up TLS\n");
+			return 1;
+		}
+		rc = tls_ctx_ca_add_file(tls, ca ? ca : HOST_CA, NULL);
+		if (rc < 0 || tls_https_init(https, tls) < 0) {
+			fprintf(stderr, "cvmboot mount: CA bundle %s unusable (%s); give one with --ca\n",
+				ca ? ca : HOST_CA, rc < 0 ? strerror(-rc) : "init failed");
+			return 1;
+		}
+		cfg.https_wrap = tls_https_wrap;
+		cfg.https_ctx = https;
+		rc = 1;
 	}
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return 1;
@@ -225,5 +250,9 @@ int cvmfs_cli_mount(int argc, char **argv)
 	free(prefbuf);
 	free(umap);
 	free(gmap);
+	if (tls)
+		tls_ctx_fini(tls);
+	free(tls);
+	free(https);
 	return rc;
 }

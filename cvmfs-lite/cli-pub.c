@@ -170,7 +170,7 @@ static int tag_list(const char *repo, const struct cvmfs_manifest *m)
 	}
 	if ((rc = cvmfs_pub_store_open(&s, repo, m->root.algo, &e)) < 0)
 		return report(&e, "tag", rc);
-	rc = pub_history_open(&s, &m->history, tmp, sizeof(tmp));
+	rc = cvmfs_pub_history_open(&s, &m->history, tmp, sizeof(tmp));
 	if (rc < 0) {
 		fprintf(stderr, "cvmboot tag: history object unreadable or corrupt: %s\n",
 			strerror(-rc));
@@ -208,7 +208,7 @@ static int tag_list(const char *repo, const struct cvmfs_manifest *m)
 
 /* Finds the tag target: by revision or hash in the history, else HEAD. */
 static int tag_target(struct cvmfs_pub_store *s, const struct cvmfs_manifest *m, long long rev,
-		      const char *hash, struct pub_tag *t)
+		      const char *hash, struct cvmfs_pub_tag *t)
 {
 	char tmp[256], hex[CVMFS_HASH_HEX_MAX];
 	sqlite3 *db = NULL;
@@ -222,7 +222,7 @@ static int tag_target(struct cvmfs_pub_store *s, const struct cvmfs_manifest *m,
 	cvmfs_hash_fmt(&m->root, hex, sizeof(hex));
 	if (rev < 0 && (!hash || strcmp(hash, hex) == 0))
 		return 0;
-	if (!(m->have & CVMFS_MF_H) || pub_history_open(s, &m->history, tmp, sizeof(tmp)) < 0)
+	if (!(m->have & CVMFS_MF_H) || cvmfs_pub_history_open(s, &m->history, tmp, sizeof(tmp)) < 0)
 		return -ENOENT;
 	if (sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
 	    sqlite3_prepare_v2(db, rev >= 0 ?
@@ -258,7 +258,7 @@ static int tag_edit(const char *repo, const char *verb, const char *name, const 
 	struct cvmfs_pub_store s = { .repofd = -1, .datafd = -1, .tmpfd = -1 };
 	struct cvmfs_pub_rng rng;
 	struct cvmfs_pub_err e;
-	struct pub_tag t = { 0 };
+	struct cvmfs_pub_tag t = { 0 };
 	unsigned char *raw = NULL;
 	char fqrn[CVMFS_FQRN_MAX], path[4096];
 	size_t len;
@@ -289,7 +289,7 @@ static int tag_edit(const char *repo, const char *verb, const char *name, const 
 		goto out;
 	}
 	/* Re-read under the lock, with the signature checked this time. */
-	rc = pub_manifest_load(repo, fqrn, &k.cert, &raw, &m, &e);
+	rc = cvmfs_pub_manifest_load(repo, fqrn, &k.cert, &raw, &m, &e);
 	if (rc <= 0) {
 		rc = rc ? rc : cvmfs_pub_fail(&e, -ENOENT, "%s vanished", path);
 		goto out;
@@ -303,7 +303,7 @@ static int tag_edit(const char *repo, const char *verb, const char *name, const 
 	t.name = add ? name : NULL;
 	t.description = desc;
 	nm = m;
-	rc = pub_history_update(&s, fqrn, (m.have & CVMFS_MF_H) ? &m.history : NULL, add ? &t : NULL,
+	rc = cvmfs_pub_history_update(&s, fqrn, (m.have & CVMFS_MF_H) ? &m.history : NULL, add ? &t : NULL,
 				0, add ? NULL : name, &nm.history, &e);
 	if (rc < 0)
 		goto out;
@@ -311,7 +311,7 @@ static int tag_edit(const char *repo, const char *verb, const char *name, const 
 	nm.timestamp = (uint64_t)time(NULL);
 	if (nm.timestamp <= m.timestamp)
 		nm.timestamp = m.timestamp + 1;
-	rc = pub_manifest_commit(repo, &s, &k, &rng, &nm, &e);
+	rc = cvmfs_pub_manifest_commit(repo, &s, &k, &rng, &nm, &e);
 out:
 	free(raw);
 	cvmfs_pub_store_close(&s);
@@ -405,11 +405,6 @@ int cvmfs_cli_inspect(int argc, char **argv)
 	if (argc - optind != 1)
 		goto usage;
 	o.repo = argv[optind];
-	if (strstr(o.repo, "://")) {
-		fprintf(stderr, "cvmboot inspect: URLs are not supported yet (the HTTP client is not "
-			"in the tree); pass the repository directory\n");
-		return 2;
-	}
 	cvmfs_pub_err_init(&e);
 	o.keydir = keydir;
 	(void)pk;
@@ -420,7 +415,7 @@ int cvmfs_cli_inspect(int argc, char **argv)
 	}
 	return 0;
 usage:
-	fprintf(stderr, "usage: cvmboot inspect DIR [--verify] [--expired-whitelist-ok]\n"
+	fprintf(stderr, "usage: cvmboot inspect DIR|URL [--verify] [--expired-whitelist-ok]\n"
 		"         [--pubkey FILE.pub | --keys DIR] [--tree]\n"
 		"  the master public key defaults to DIR/FQRN.pub of --keys, else\n"
 		"  /etc/cvmfs/keys/FQRN.pub\n");

@@ -119,6 +119,8 @@ int cvmfs_fetch_init(struct cvmfs_fetch *f, const char *hosts, const char *proxi
 	f->max_retries = 1;
 	f->backoff_init_ms = 2000;
 	f->backoff_max_ms = 10000;
+	f->proxy_reset_ms = 300 * 1000;		/* CVMFS_PROXY_RESET_AFTER */
+	f->host_reset_ms = 1800 * 1000;		/* CVMFS_HOST_RESET_AFTER */
 	return 0;
 }
 
@@ -264,7 +266,13 @@ static enum cls try_host(struct cvmfs_fetch *f, size_t host, const char *rel,
 				if (status)
 					*reached = true;
 				if (c == OK) {
+					uint64_t now = net_now_ms();
+
 					pthread_mutex_lock(&f->lock);
+					if (host != f->cur_host && host != 0 && f->cur_host == 0)
+						f->host_since_ms = now;
+					if (g != f->cur_group && g != 0 && f->cur_group == 0)
+						f->group_since_ms = now;
 					f->cur_host = host;
 					f->cur_group = g;
 					f->cur_proxy = p;
@@ -308,6 +316,17 @@ int cvmfs_fetch_run(struct cvmfs_fetch *f, const char *rel, const struct cvmfs_s
 
 	__atomic_add_fetch(&f->nfetch, 1, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&f->lock);
+	{
+		/* After a while on a fallback, give the preferred ones another try. */
+		uint64_t now = net_now_ms();
+
+		if (f->cur_group && now - f->group_since_ms > f->proxy_reset_ms) {
+			f->cur_group = 0;
+			f->cur_proxy = 0;
+		}
+		if (f->cur_host && now - f->host_since_ms > f->host_reset_ms)
+			f->cur_host = 0;
+	}
 	h0 = f->cur_host;
 	pthread_mutex_unlock(&f->lock);
 	for (size_t hi = 0; hi < f->nhosts; hi++) {

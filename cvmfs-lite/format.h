@@ -8,7 +8,10 @@
  *   whitelist, certificate and key loading (manifest.c), xattr blob
  *   (xattr.c), catalog constants. All of it is in cvmfs-lite_SRCS (musl
  *   too); nothing here writes SQLite or needs the host-only mbedTLS parts.
- *   Unit tests: tests/unit/cvmfs-lite_test.c (spec §12 vectors).
+ *   Unit tests: tests/unit/cvmfs-lite_test.c (spec §12 vectors, and the
+ *   upstream legacy_aufs manifest/whitelist/certificate in tests/data).
+ *   Repositories for tests: tests/lib/cvmfsrepo.py keygen()/publish() run
+ *   `cvmboot keygen|publish`; Repo(...).check() judges them independently.
  *
  * Conventions: functions return 0 (or a length) on success, or a negative
  * errno. Protocol detail goes to an optional `enum cvmfs_fmt_why *why`

@@ -16,6 +16,8 @@
 #include "cvmfs-lite/fuse.h"
 
 #define REQ_BUF (FUSE_MIN_READ_BUFFER + 65536)	/* header + largest setxattr we refuse */
+#define REQ_PAD 256	/* zeroed after each request: fixed-size args and names that a
+			 * short or unterminated message omits read as zeros, in bounds */
 #define MAX_PAGES 256				/* 1 MiB READs (FUSE_MAX_PAGES) */
 #define MAX_WRITE 4096				/* we never accept writes */
 
@@ -339,7 +341,9 @@ static int dispatch(struct worker *w, size_t n)
 	case FUSE_FLUSH:
 	case FUSE_FSYNC:
 	case FUSE_FSYNCDIR:
-		return reply_err(f, in->unique, 0);
+		/* Nothing to flush on a read-only fs. ENOSYS makes the kernel stop
+		 * sending these (fc->no_flush etc.), saving a round trip per close. */
+		return reply_err(f, in->unique, -ENOSYS);
 	case FUSE_DESTROY:
 		do_destroy(f);
 		f->stop = 1;
@@ -374,6 +378,7 @@ static void *worker_main(void *arg)
 		}
 		if (n == 0)
 			break;		/* not /dev/fuse (a test's socket) closed */
+		memset(w->req + n, 0, REQ_PAD);
 		dispatch(w, (size_t)n);
 	}
 	f->stop = 1;
@@ -435,7 +440,7 @@ int cvmfs_fuse_serve(struct cvmfs_fuse *f)
 	for (i = 0; i < f->cfg.threads; i++) {
 		ws[i].f = f;
 		ws[i].data_len = MAX_PAGES * 4096;
-		ws[i].req = malloc(REQ_BUF);
+		ws[i].req = malloc(REQ_BUF + REQ_PAD);
 		ws[i].data = malloc(ws[i].data_len);
 		if (!ws[i].req || !ws[i].data ||
 		    pthread_create(&f->tid[i], &attr, worker_main, &ws[i]) != 0) {

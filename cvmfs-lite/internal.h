@@ -115,6 +115,8 @@ struct cvmfs_fetch {
 	size_t ngroups;
 	pthread_mutex_t lock;
 	size_t cur_host, cur_group, cur_proxy;	/* sticky choice after failover */
+	uint64_t host_since_ms, group_since_ms;	/* when they left the first choice */
+	unsigned host_reset_ms, proxy_reset_ms;	/* then go back to it (spec §7) */
 	unsigned timeout_ms, timeout_direct_ms, low_speed_bytes;
 	unsigned max_retries, backoff_init_ms, backoff_max_ms;
 	bool follow_redirects;

@@ -21,14 +21,14 @@ struct obuf {
 	size_t len, cap;
 };
 
-/* One unit of work: a whole content (chunk == PUB_NONE) in stage 1, one
+/* One unit of work: a whole content (chunk == CVMFS_PUB_NONE) in stage 1, one
  * chunk of a large file in stage 2. */
 struct job {
 	uint32_t content, chunk;
 };
 
 struct worker {
-	struct pub_tree *t;
+	struct cvmfs_pub_tree *t;
 	struct cvmfs_pub_store *s;
 	size_t *next;
 	const struct job *jobs;		/* stage 2; NULL in stage 1 */
@@ -39,7 +39,7 @@ struct worker {
 	int zok;
 	unsigned char *in;
 	struct obuf cur;
-	struct pub_chunk *ch;		/* cut list of the file being scanned */
+	struct cvmfs_pub_chunk *ch;		/* cut list of the file being scanned */
 	size_t nch, chcap;
 };
 
@@ -87,7 +87,7 @@ static int add_cut(struct worker *w, uint64_t off, uint64_t size)
 {
 	if (w->nch == w->chcap) {
 		size_t cap = w->chcap ? w->chcap * 2 : 16;
-		struct pub_chunk *p = realloc(w->ch, cap * sizeof(*p));
+		struct cvmfs_pub_chunk *p = realloc(w->ch, cap * sizeof(*p));
 
 		if (!p)
 			return -ENOMEM;
@@ -101,14 +101,14 @@ static int add_cut(struct worker *w, uint64_t off, uint64_t size)
 	return 0;
 }
 
-static int changed(const struct pub_node *nd, const struct stat *st)
+static int changed(const struct cvmfs_pub_node *nd, const struct stat *st)
 {
 	return (uint64_t)st->st_size != nd->size || st->st_mtim.tv_sec != nd->mtime ||
 	       st->st_mtim.tv_nsec != nd->mtimens || st->st_ino != nd->ino ||
 	       st->st_ctim.tv_sec != nd->ctime || st->st_ctim.tv_nsec != nd->ctimens;
 }
 
-static int open_same(struct worker *w, const struct pub_node *nd)
+static int open_same(struct worker *w, const struct cvmfs_pub_node *nd)
 {
 	const struct cvmfs_pub_opts *o = w->t->o;
 	struct stat st;
@@ -127,7 +127,7 @@ static int open_same(struct worker *w, const struct pub_node *nd)
 }
 
 /* Closes fd; fails if the file changed while we read it. */
-static int close_same(struct worker *w, const struct pub_node *nd, int fd, int rc)
+static int close_same(struct worker *w, const struct cvmfs_pub_node *nd, int fd, int rc)
 {
 	struct stat st;
 
@@ -139,7 +139,7 @@ static int close_same(struct worker *w, const struct pub_node *nd, int fd, int r
 	return rc;
 }
 
-static int store_fail(struct worker *w, const struct pub_node *nd, int rc)
+static int store_fail(struct worker *w, const struct cvmfs_pub_node *nd, int rc)
 {
 	return cvmfs_pub_fail(w->t->e, rc, "%s%s: cannot store its content in the repository: %s",
 			      w->t->o->src, nd->path, strerror(-rc));
@@ -147,7 +147,7 @@ static int store_fail(struct worker *w, const struct pub_node *nd, int rc)
 
 /* Reads [off, off + size) of fd, compresses and hashes it into w->cur.
  * Memory: one compressed object, bounded by chunk_max, whatever the file. */
-static int compress_range(struct worker *w, const struct pub_node *nd, int fd, uint64_t off,
+static int compress_range(struct worker *w, const struct cvmfs_pub_node *nd, int fd, uint64_t off,
 			  uint64_t size, struct cvmfs_hash *h)
 {
 	uint64_t done = 0;
@@ -179,9 +179,9 @@ static int compress_range(struct worker *w, const struct pub_node *nd, int fd, u
 }
 
 /* Stage 1, small file: one object. */
-static int do_small(struct worker *w, struct pub_content *c)
+static int do_small(struct worker *w, struct cvmfs_pub_content *c)
 {
-	struct pub_node *nd = &w->t->nodes[c->node];
+	struct cvmfs_pub_node *nd = &w->t->nodes[c->node];
 	int fd = open_same(w, nd), rc;
 
 	if (fd < 0)
@@ -204,10 +204,10 @@ static int do_small(struct worker *w, struct pub_content *c)
 
 /* Stage 1, large file: find the content-defined cuts (spec §9); the chunks
  * are compressed in stage 2, in parallel. */
-static int scan_cuts(struct worker *w, struct pub_content *c)
+static int scan_cuts(struct worker *w, struct cvmfs_pub_content *c)
 {
 	const struct cvmfs_pub_opts *o = w->t->o;
-	struct pub_node *nd = &w->t->nodes[c->node];
+	struct cvmfs_pub_node *nd = &w->t->nodes[c->node];
 	uint64_t total = 0, start = 0, thr = UINT32_MAX / o->chunk_avg;
 	uint32_t x = 0;
 	int fd = open_same(w, nd), rc = 0;
@@ -272,10 +272,10 @@ static int scan_cuts(struct worker *w, struct pub_content *c)
 
 /* Stage 2: one chunk. A file with a single chunk is stored as a plain
  * object, as upstream does. */
-static int do_chunk(struct worker *w, struct pub_content *c, uint32_t k)
+static int do_chunk(struct worker *w, struct cvmfs_pub_content *c, uint32_t k)
 {
-	struct pub_node *nd = &w->t->nodes[c->node];
-	struct pub_chunk *ch = &c->chunks[k];
+	struct cvmfs_pub_node *nd = &w->t->nodes[c->node];
+	struct cvmfs_pub_chunk *ch = &c->chunks[k];
 	int fd = open_same(w, nd), rc;
 
 	if (fd < 0)
@@ -289,17 +289,17 @@ static int do_chunk(struct worker *w, struct pub_content *c, uint32_t k)
 
 /* Same size and mtime (to the ns) as the previous revision, and every
  * object still there: take its hashes without reading the file. */
-static int try_reuse(struct worker *w, struct pub_content *c)
+static int try_reuse(struct worker *w, struct cvmfs_pub_content *c)
 {
-	struct pub_node *nd = &w->t->nodes[c->node];
-	const struct pub_prev_file *pf;
+	struct cvmfs_pub_node *nd = &w->t->nodes[c->node];
+	const struct cvmfs_pub_prev_file *pf;
 	int64_t p1, p2;
 	uint32_t i;
 
 	if (w->t->o->rehash)
 		return 0;
 	cvmfs_md5path(nd->path, strlen(nd->path), &p1, &p2);
-	pf = pub_prev_find(w->t, p1, p2);
+	pf = cvmfs_pub_prev_find(w->t, p1, p2);
 	if (!pf || pf->size != nd->size || pf->mtime != nd->mtime || pf->mtimens != nd->mtimens ||
 	    pf->h.algo != w->s->algo)
 		return 0;
@@ -324,7 +324,7 @@ static int try_reuse(struct worker *w, struct pub_content *c)
 static void *work(void *arg)
 {
 	struct worker *w = arg;
-	struct pub_tree *t = w->t;
+	struct cvmfs_pub_tree *t = w->t;
 	size_t i, n = w->jobs ? w->njobs : t->nc;
 	int rc;
 
@@ -335,7 +335,7 @@ static void *work(void *arg)
 		if (w->jobs) {
 			rc = do_chunk(w, &t->contents[w->jobs[i].content], w->jobs[i].chunk);
 		} else {
-			struct pub_content *c = &t->contents[i];
+			struct cvmfs_pub_content *c = &t->contents[i];
 
 			rc = try_reuse(w, c);
 			if (rc == 0)
@@ -349,7 +349,7 @@ static void *work(void *arg)
 }
 
 static int run_stage(struct worker *w, size_t n, const struct job *jobs, size_t njobs,
-		     struct pub_tree *t)
+		     struct cvmfs_pub_tree *t)
 {
 	size_t i, next = 0;
 	int stop = 0;
@@ -375,7 +375,7 @@ static int run_stage(struct worker *w, size_t n, const struct job *jobs, size_t 
 }
 
 /* Stage 2 jobs: every chunk of every scanned large file. */
-static int chunk_jobs(struct pub_tree *t, struct job **out, size_t *n)
+static int chunk_jobs(struct cvmfs_pub_tree *t, struct job **out, size_t *n)
 {
 	size_t i, k = 0, total = 0;
 	uint32_t j;
@@ -394,7 +394,7 @@ static int chunk_jobs(struct pub_tree *t, struct job **out, size_t *n)
 }
 
 /* see pub.h */
-int pub_content_run(struct pub_tree *t, struct cvmfs_pub_store *s)
+int cvmfs_pub_content_run(struct cvmfs_pub_tree *t, struct cvmfs_pub_store *s)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t n = t->o->threads ? t->o->threads : (ncpu > 0 ? (size_t)ncpu : 1), i, njobs = 0;
@@ -423,7 +423,7 @@ int pub_content_run(struct pub_tree *t, struct cvmfs_pub_store *s)
 	if (rc == 0 && njobs > 0)
 		rc = run_stage(w, n, jobs, njobs, t);
 	for (i = 0; rc == 0 && i < t->nc; i++) {
-		struct pub_content *c = &t->contents[i];
+		struct cvmfs_pub_content *c = &t->contents[i];
 
 		if (c->pending && c->nchunks == 1) {
 			c->h = c->chunks[0].h;

@@ -24,13 +24,13 @@ static const char ddl[] =
 	"INSERT INTO properties VALUES ('schema_revision', '3');";
 
 /* see pub.h */
-int pub_history_open(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char *tmp,
+int cvmfs_pub_history_open(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char *tmp,
 		     size_t len)
 {
-	return pub_object_to_tmp(s, h, CVMFS_SUFFIX_HISTORY, tmp, len, NULL);
+	return cvmfs_pub_object_to_tmp(s, h, CVMFS_SUFFIX_HISTORY, tmp, len, NULL);
 }
 
-static int put_tag(sqlite3 *db, const char *name, const char *desc, const struct pub_tag *t,
+static int put_tag(sqlite3 *db, const char *name, const char *desc, const struct cvmfs_pub_tag *t,
 		   int replace)
 {
 	char hex[CVMFS_HASH_HEX_MAX];
@@ -56,7 +56,7 @@ static int put_tag(sqlite3 *db, const char *name, const char *desc, const struct
 }
 
 static int edit(sqlite3 *db, const char *fqrn, const struct cvmfs_hash *prev,
-		const struct pub_tag *add, int move_trunk, const char *rm, struct cvmfs_pub_err *e)
+		const struct cvmfs_pub_tag *add, int move_trunk, const char *rm, struct cvmfs_pub_err *e)
 {
 	char hex[CVMFS_HASH_HEX_MAX], sql[256];
 	int rc;
@@ -122,8 +122,8 @@ static int edit(sqlite3 *db, const char *fqrn, const struct cvmfs_hash *prev,
 }
 
 /* see pub.h */
-int pub_history_update(struct cvmfs_pub_store *s, const char *fqrn,
-		       const struct cvmfs_hash *prev, const struct pub_tag *add, int move_trunk,
+int cvmfs_pub_history_update(struct cvmfs_pub_store *s, const char *fqrn,
+		       const struct cvmfs_hash *prev, const struct cvmfs_pub_tag *add, int move_trunk,
 		       const char *rm, struct cvmfs_hash *out, struct cvmfs_pub_err *e)
 {
 	char tmp[256];
@@ -133,7 +133,7 @@ int pub_history_update(struct cvmfs_pub_store *s, const char *fqrn,
 	int rc;
 
 	if (prev) {
-		rc = pub_history_open(s, prev, tmp, sizeof(tmp));
+		rc = cvmfs_pub_history_open(s, prev, tmp, sizeof(tmp));
 		if (rc < 0)
 			return cvmfs_pub_fail(e, rc, "previous history database is unreadable: %s",
 					      strerror(-rc));

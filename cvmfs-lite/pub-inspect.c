@@ -21,7 +21,16 @@ struct insp {
 	size_t nseen, seencap;
 	unsigned char *buf, *zout;
 	uint64_t catalogs, entries, objects, bytes;
+	struct cvmfs_pub_mirror mirror;	/* URL mode (mirror.url != NULL) */
 };
+
+/* URL mode: makes sure rel is in the mirror; a directory has it already. */
+static void fetch(struct insp *in, const char *rel)
+{
+	if (in->mirror.url)
+		cvmfs_pub_mirror_get(&in->mirror, rel);
+}
+
 
 #define SEEN_W 21
 
@@ -87,6 +96,7 @@ static int check_object(struct insp *in, const struct cvmfs_hash *h, char suffix
 	if (seen(in, h, suffix))
 		return 0;
 	cvmfs_hash_objpath(h, suffix, rel, sizeof(rel));
+	fetch(in, rel);
 	fd = openat(in->s.repofd, rel, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return cvmfs_pub_fail(in->e, -ENOENT, "object %s (%s) is missing: %s", rel, what,
@@ -335,6 +345,7 @@ static int check_catalog(struct insp *in, const struct cvmfs_hash *h, const char
 		char rel[CVMFS_OBJ_PATH_MAX];
 
 		cvmfs_hash_objpath(h, CVMFS_SUFFIX_CATALOG, rel, sizeof(rel));
+		fetch(in, rel);
 		rc = cvmfs_pub_read_file(in->s.repofd, rel, (size_t)1 << 34, &z, &zl);
 		if (rc < 0)
 			return cvmfs_pub_fail(in->e, rc, "object %s (%s) is missing or unreadable: %s",
@@ -345,7 +356,7 @@ static int check_catalog(struct insp *in, const struct cvmfs_hash *h, const char
 			return cvmfs_pub_fail(in->e, rc, "object %s (%s): content does not match its "
 					      "hash (corrupt or tampered)", rel, what);
 	}
-	rc = pub_object_to_tmp(&in->s, h, CVMFS_SUFFIX_CATALOG, tmp, sizeof(tmp), &size);
+	rc = cvmfs_pub_object_to_tmp(&in->s, h, CVMFS_SUFFIX_CATALOG, tmp, sizeof(tmp), &size);
 	if (rc < 0)
 		return cvmfs_pub_fail(in->e, rc, "%s: not a valid zlib object", what);
 	in->catalogs++;
@@ -408,6 +419,7 @@ static int check_whitelist(struct insp *in, const struct cvmfs_manifest *m,
 	int rc;
 
 	cvmfs_pubkeys_init(&keys);
+	fetch(in, ".cvmfswhitelist");
 	rc = cvmfs_pub_read_file(in->s.repofd, ".cvmfswhitelist", CVMFS_WL_MAX, &raw, &len);
 	if (rc < 0) {
 		rc = cvmfs_pub_fail(in->e, rc, ".cvmfswhitelist: cannot read: %s", strerror(-rc));
@@ -468,6 +480,7 @@ static int load_cert(struct insp *in, const struct cvmfs_manifest *m, struct cvm
 	if (!(m->have & CVMFS_MF_X))
 		return cvmfs_pub_fail(in->e, -EBADMSG, ".cvmfspublished: no certificate (X)");
 	cvmfs_hash_objpath(&m->cert, CVMFS_SUFFIX_CERT, rel, sizeof(rel));
+	fetch(in, rel);
 	rc = cvmfs_pub_read_file(in->s.repofd, rel, 1 << 20, &z, &zl);
 	if (rc < 0)
 		return cvmfs_pub_fail(in->e, rc, "certificate object %s: %s", rel, strerror(-rc));
@@ -526,7 +539,7 @@ static int check_tags(struct insp *in, const struct cvmfs_manifest *m)
 	snprintf(what, sizeof(what), "history database");
 	if ((rc = check_object(in, &m->history, CVMFS_SUFFIX_HISTORY, -1, what)) < 0)
 		return rc;
-	if ((rc = pub_object_to_tmp(&in->s, &m->history, CVMFS_SUFFIX_HISTORY, tmp, sizeof(tmp),
+	if ((rc = cvmfs_pub_object_to_tmp(&in->s, &m->history, CVMFS_SUFFIX_HISTORY, tmp, sizeof(tmp),
 				    NULL)) < 0)
 		return cvmfs_pub_fail(in->e, rc, "history database unreadable");
 	if (sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
@@ -564,7 +577,7 @@ out:
 /* see pub.h */
 int cvmfs_inspect_run(const struct cvmfs_inspect_opts *o, struct cvmfs_pub_err *e)
 {
-	struct insp in = { .o = o, .e = e };
+	struct insp in = { .o = o, .e = e, .mirror = { .fd = -1 } };
 	struct cvmfs_manifest m;
 	struct cvmfs_cert cert;
 	unsigned char *raw = NULL;
@@ -573,7 +586,11 @@ int cvmfs_inspect_run(const struct cvmfs_inspect_opts *o, struct cvmfs_pub_err *
 	int rc;
 
 	cvmfs_cert_init(&cert);
-	in.s.repofd = open(o->repo, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (strstr(o->repo, "://") &&
+	    (rc = cvmfs_pub_mirror_open(&in.mirror, o->repo, tmpdir ? tmpdir : "/tmp", e)) < 0)
+		goto out;
+	in.s.repofd = open(in.mirror.url ? in.mirror.dir : o->repo, O_RDONLY | O_DIRECTORY |
+			   O_CLOEXEC);
 	in.s.datafd = in.s.repofd >= 0 ? openat(in.s.repofd, "data", O_RDONLY | O_DIRECTORY |
 						O_CLOEXEC) : -1;
 	in.s.tmpfd = open(tmpdir ? tmpdir : "/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -587,6 +604,7 @@ int cvmfs_inspect_run(const struct cvmfs_inspect_opts *o, struct cvmfs_pub_err *
 		rc = -ENOMEM;
 		goto out;
 	}
+	fetch(&in, ".cvmfspublished");
 	rc = cvmfs_pub_read_file(in.s.repofd, ".cvmfspublished", CVMFS_MANIFEST_MAX, &raw, &len);
 	if (rc < 0) {
 		cvmfs_pub_fail(e, rc, "%s/.cvmfspublished: %s", o->repo, strerror(-rc));
@@ -616,5 +634,6 @@ out:
 	free(in.seen);
 	cvmfs_cert_fini(&cert);
 	cvmfs_pub_store_close(&in.s);
+	cvmfs_pub_mirror_close(&in.mirror);
 	return rc;
 }

@@ -32,7 +32,7 @@ static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 	return 0;
 }
 
-static int cat_add_node(struct pub_catalog *c, uint32_t node)
+static int cat_add_node(struct cvmfs_pub_catalog *c, uint32_t node)
 {
 	if (grow((void **)&c->nodes, &c->cap, c->nnodes + 1, sizeof(uint32_t)) < 0)
 		return -ENOMEM;
@@ -40,9 +40,9 @@ static int cat_add_node(struct pub_catalog *c, uint32_t node)
 	return 0;
 }
 
-static int new_catalog(struct pub_tree *t, uint32_t root, uint32_t parent)
+static int new_catalog(struct cvmfs_pub_tree *t, uint32_t root, uint32_t parent)
 {
-	struct pub_catalog *c;
+	struct cvmfs_pub_catalog *c;
 
 	if (grow((void **)&t->cats, &t->catcap, t->ncat + 1, sizeof(*t->cats)) < 0)
 		return -ENOMEM;
@@ -115,7 +115,7 @@ static void escape(const char *in, char *out, size_t len)
 	out[o] = '\0';
 }
 
-static int check_name(struct pub_tree *t, const char *parent, const char *name)
+static int check_name(struct cvmfs_pub_tree *t, const char *parent, const char *name)
 {
 	size_t n = strlen(name), pl = strlen(parent);
 	char esc[1024];
@@ -142,7 +142,7 @@ static int xattr_cmp_skip(const char *k)
 	return strncmp(k, "system.", 7) == 0 || strcmp(k, "security.selinux") == 0;
 }
 
-static int read_xattrs(struct pub_tree *t, int dirfd, const char *name, struct pub_node *nd)
+static int read_xattrs(struct cvmfs_pub_tree *t, int dirfd, const char *name, struct cvmfs_pub_node *nd)
 {
 	char proc[64 + 256], names[65536], *k;
 	static const size_t vcap = 65536;
@@ -214,11 +214,11 @@ out:
 	return rc;
 }
 
-static int add_node(struct pub_tree *t, uint32_t parent, const char *name, const struct stat *st,
+static int add_node(struct cvmfs_pub_tree *t, uint32_t parent, const char *name, const struct stat *st,
 		    uint32_t cat)
 {
-	struct pub_node *nd;
-	const char *pp = parent == PUB_NONE ? "" : t->nodes[parent].path;
+	struct cvmfs_pub_node *nd;
+	const char *pp = parent == CVMFS_PUB_NONE ? "" : t->nodes[parent].path;
 	size_t pl = strlen(pp), nl = strlen(name);
 
 	if (grow((void **)&t->nodes, &t->ncap, t->n + 1, sizeof(*t->nodes)) < 0)
@@ -228,7 +228,7 @@ static int add_node(struct pub_tree *t, uint32_t parent, const char *name, const
 	nd->path = malloc(pl + nl + 2);
 	if (!nd->path)
 		return -ENOMEM;
-	if (parent == PUB_NONE) {
+	if (parent == CVMFS_PUB_NONE) {
 		nd->path[0] = '\0';
 	} else {
 		memcpy(nd->path, pp, pl);
@@ -238,8 +238,8 @@ static int add_node(struct pub_tree *t, uint32_t parent, const char *name, const
 	}
 	nd->parent = parent;
 	nd->cat = cat;
-	nd->content = PUB_NONE;
-	nd->run = PUB_NONE;
+	nd->content = CVMFS_PUB_NONE;
+	nd->run = CVMFS_PUB_NONE;
 	nd->mode = st->st_mode;
 	nd->uid = st->st_uid;
 	nd->gid = st->st_gid;
@@ -265,9 +265,9 @@ struct ino_map {
 	size_t cap;
 };
 
-static int content_for(struct pub_tree *t, struct ino_map *m, uint32_t node, int linked)
+static int content_for(struct cvmfs_pub_tree *t, struct ino_map *m, uint32_t node, int linked)
 {
-	struct pub_node *nd = &t->nodes[node];
+	struct cvmfs_pub_node *nd = &t->nodes[node];
 	size_t i = 0;
 
 	if (linked) {
@@ -285,10 +285,10 @@ static int content_for(struct pub_tree *t, struct ino_map *m, uint32_t node, int
 			for (j = 0; j < m->cap; j++) {
 				size_t k;
 
-				if (m->content[j] == PUB_NONE)
+				if (m->content[j] == CVMFS_PUB_NONE)
 					continue;
 				k = (m->ino[j] * 0x9e3779b97f4a7c15ULL) & (nm.cap - 1);
-				while (nm.content[k] != PUB_NONE)
+				while (nm.content[k] != CVMFS_PUB_NONE)
 					k = (k + 1) & (nm.cap - 1);
 				nm.dev[k] = m->dev[j];
 				nm.ino[k] = m->ino[j];
@@ -300,7 +300,7 @@ static int content_for(struct pub_tree *t, struct ino_map *m, uint32_t node, int
 			*m = nm;
 		}
 		i = (nd->ino * 0x9e3779b97f4a7c15ULL) & (m->cap - 1);
-		while (m->content[i] != PUB_NONE) {
+		while (m->content[i] != CVMFS_PUB_NONE) {
 			if (m->dev[i] == nd->dev && m->ino[i] == nd->ino) {
 				nd->content = m->content[i];
 				return 0;
@@ -329,13 +329,13 @@ static int name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int list_dir(struct pub_tree *t, int fd, const char *path, char ***out, size_t *n)
+static int list_dir(struct cvmfs_pub_tree *t, int fd, const char *path, char ***out, size_t *n)
 {
 	DIR *d;
 	struct dirent *de;
 	char **v = NULL;
 	size_t cap = 0;
-	int dfd = dup(fd);
+	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 
 	*n = 0;
 	if (dfd < 0 || !(d = fdopendir(dfd))) {
@@ -362,12 +362,12 @@ static int list_dir(struct pub_tree *t, int fd, const char *path, char ***out, s
 	return 0;
 }
 
-static int walk_dir(struct pub_tree *t, struct ino_map *m, int fd, uint32_t dir, int depth);
+static int walk_dir(struct cvmfs_pub_tree *t, struct ino_map *m, int fd, uint32_t dir, int depth);
 
-static int walk_entry(struct pub_tree *t, struct ino_map *m, int fd, uint32_t dir,
+static int walk_entry(struct cvmfs_pub_tree *t, struct ino_map *m, int fd, uint32_t dir,
 		      const char *name, int depth)
 {
-	struct pub_node *nd;
+	struct cvmfs_pub_node *nd;
 	struct stat st;
 	uint32_t idx;
 	int rc, sub;
@@ -415,7 +415,7 @@ static int walk_entry(struct pub_tree *t, struct ino_map *m, int fd, uint32_t di
 	return 0;
 }
 
-static int walk_dir(struct pub_tree *t, struct ino_map *m, int fd, uint32_t dir, int depth)
+static int walk_dir(struct cvmfs_pub_tree *t, struct ino_map *m, int fd, uint32_t dir, int depth)
 {
 	char **names = NULL;
 	size_t n = 0, i;
@@ -428,7 +428,7 @@ static int walk_dir(struct pub_tree *t, struct ino_map *m, int fd, uint32_t dir,
 				name_cmp)) {
 		/* The directory's row moves into the new catalog; the parent
 		 * keeps a mountpoint row (written from cats[].root). */
-		struct pub_catalog *pc = &t->cats[t->nodes[dir].cat];
+		struct cvmfs_pub_catalog *pc = &t->cats[t->nodes[dir].cat];
 
 		pc->nnodes--;	/* dir was the last row added to it */
 		rc = new_catalog(t, dir, t->nodes[dir].cat);
@@ -467,7 +467,7 @@ static int run_cmp(const void *a, const void *b)
 
 /* Hardlink groups live inside one catalog (upstream splits them at
  * catalog borders); ids count from 1 per catalog in walk order. */
-static int group_hardlinks(struct pub_tree *t, uint32_t *gid, size_t ncat)
+static int group_hardlinks(struct cvmfs_pub_tree *t, uint32_t *gid, size_t ncat)
 {
 	struct run_key *k;
 	uint32_t *runsz;
@@ -482,7 +482,7 @@ static int group_hardlinks(struct pub_tree *t, uint32_t *gid, size_t ncat)
 		return -ENOMEM;
 	}
 	for (i = 0; i < t->n; i++) {
-		struct pub_node *nd = &t->nodes[i];
+		struct cvmfs_pub_node *nd = &t->nodes[i];
 
 		if (S_ISDIR(nd->mode))
 			continue;
@@ -510,10 +510,10 @@ static int group_hardlinks(struct pub_tree *t, uint32_t *gid, size_t ncat)
 			return -ENOMEM;
 		}
 		for (i = 0; i < t->n; i++) {
-			struct pub_node *nd = &t->nodes[i];
+			struct cvmfs_pub_node *nd = &t->nodes[i];
 
 			nd->linkcount = S_ISDIR(nd->mode) ? 2 + nd->ndirs : 1;
-			if (nd->run == PUB_NONE)
+			if (nd->run == CVMFS_PUB_NONE)
 				continue;
 			if (rg[nd->run] == 0)
 				rg[nd->run] = ++gid[nd->cat];
@@ -529,7 +529,7 @@ static int group_hardlinks(struct pub_tree *t, uint32_t *gid, size_t ncat)
 }
 
 /* see pub.h */
-int pub_walk(struct pub_tree *t)
+int cvmfs_pub_walk(struct cvmfs_pub_tree *t)
 {
 	struct ino_map m = { 0 };
 	struct stat st;
@@ -542,9 +542,9 @@ int pub_walk(struct pub_tree *t)
 				      t->o->src, strerror(errno));
 	if (fstat(t->srcfd, &st) < 0)
 		return cvmfs_pub_fail(t->e, -errno, "%s: %s", t->o->src, strerror(errno));
-	if ((rc = add_node(t, PUB_NONE, "", &st, 0)) < 0)
+	if ((rc = add_node(t, CVMFS_PUB_NONE, "", &st, 0)) < 0)
 		return rc;
-	if ((rc = new_catalog(t, 0, PUB_NONE)) < 0)
+	if ((rc = new_catalog(t, 0, CVMFS_PUB_NONE)) < 0)
 		return rc;
 	if ((rc = cat_add_node(&t->cats[0], 0)) < 0)
 		return rc;
@@ -565,7 +565,7 @@ int pub_walk(struct pub_tree *t)
 }
 
 /* see pub.h */
-void pub_tree_fini(struct pub_tree *t)
+void cvmfs_pub_tree_fini(struct cvmfs_pub_tree *t)
 {
 	size_t i;
 

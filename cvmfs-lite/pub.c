@@ -31,7 +31,7 @@ static void phase(const struct cvmfs_pub_opts *o, const char *what, double *t0)
 }
 
 /* see pub.h */
-int pub_manifest_load(const char *repo, const char *fqrn, const struct cvmfs_cert *cert,
+int cvmfs_pub_manifest_load(const char *repo, const char *fqrn, const struct cvmfs_cert *cert,
 		      unsigned char **raw, struct cvmfs_manifest *m, struct cvmfs_pub_err *e)
 {
 	char path[4096];
@@ -56,7 +56,7 @@ int pub_manifest_load(const char *repo, const char *fqrn, const struct cvmfs_cer
 }
 
 /* see pub.h */
-int pub_manifest_commit(const char *repo, struct cvmfs_pub_store *s, struct cvmfs_pub_keys *k,
+int cvmfs_pub_manifest_commit(const char *repo, struct cvmfs_pub_store *s, struct cvmfs_pub_keys *k,
 			struct cvmfs_pub_rng *rng, const struct cvmfs_manifest *m,
 			struct cvmfs_pub_err *e)
 {
@@ -122,8 +122,8 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_keys *k,
 		   struct cvmfs_pub_result *res, struct cvmfs_pub_err *e)
 {
 	struct cvmfs_manifest prev, m;
-	struct pub_tree t = { .o = o, .e = e, .srcfd = -1 };
-	struct pub_tag tag;
+	struct cvmfs_pub_tree t = { .o = o, .e = e, .srcfd = -1 };
+	struct cvmfs_pub_tag tag;
 	unsigned char *raw = NULL;
 	struct cvmfs_hash hist, cert;
 	time_t now = time(NULL);
@@ -131,7 +131,7 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_keys *k,
 	int rc, have_prev;
 
 	memset(&prev, 0, sizeof(prev));
-	have_prev = pub_manifest_load(o->repo, o->fqrn, &k->cert, &raw, &prev, e);
+	have_prev = cvmfs_pub_manifest_load(o->repo, o->fqrn, &k->cert, &raw, &prev, e);
 	if ((rc = have_prev) < 0)
 		goto out;
 	if (have_prev && prev.root.algo != o->algo) {
@@ -142,19 +142,19 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_keys *k,
 				    prev.root.algo == CVMFS_HASH_RMD160 ? "rmd160" : "shake128");
 		goto out;
 	}
-	if ((rc = pub_walk(&t)) < 0)
+	if ((rc = cvmfs_pub_walk(&t)) < 0)
 		goto out;
 	phase(o, "walk", &t0);
-	if (have_prev && (rc = pub_prev_load(&t, s, &prev.root)) < 0)
+	if (have_prev && (rc = cvmfs_pub_prev_load(&t, s, &prev.root)) < 0)
 		goto out;
 	phase(o, "previous revision", &t0);
-	if ((rc = pub_content_run(&t, s)) < 0)
+	if ((rc = cvmfs_pub_content_run(&t, s)) < 0)
 		goto out;
 	phase(o, "contents", &t0);
 	if (have_prev && prev.timestamp >= (uint64_t)now)
 		now = (time_t)prev.timestamp + 1;
 	res->revision = have_prev ? prev.revision + 1 : 1;
-	if ((rc = pub_catalogs_write(&t, s, res->revision, (uint64_t)now)) < 0)
+	if ((rc = cvmfs_pub_catalogs_write(&t, s, res->revision, (uint64_t)now)) < 0)
 		goto out;
 	phase(o, "catalogs", &t0);
 	rc = cvmfs_pub_store_put_buf(s, CVMFS_SUFFIX_CERT, k->crt_pem, k->crt_len, &cert);
@@ -162,9 +162,9 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_keys *k,
 		cvmfs_pub_fail(e, rc, "%s: cannot store the certificate: %s", o->repo, strerror(-rc));
 		goto out;
 	}
-	tag = (struct pub_tag){ o->tag, o->description, t.cats[0].hash, res->revision,
+	tag = (struct cvmfs_pub_tag){ o->tag, o->description, t.cats[0].hash, res->revision,
 				(uint64_t)now, t.cats[0].size };
-	rc = pub_history_update(s, o->fqrn, have_prev && (prev.have & CVMFS_MF_H) ? &prev.history
+	rc = cvmfs_pub_history_update(s, o->fqrn, have_prev && (prev.have & CVMFS_MF_H) ? &prev.history
 				: NULL, &tag, 1, NULL, &hist, e);
 	if (rc < 0)
 		goto out;
@@ -181,7 +181,7 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_keys *k,
 	m.history = hist;
 	m.timestamp = (uint64_t)now;
 	phase(o, "history, whitelist", &t0);
-	if ((rc = pub_manifest_commit(o->repo, s, k, rng, &m, e)) < 0)
+	if ((rc = cvmfs_pub_manifest_commit(o->repo, s, k, rng, &m, e)) < 0)
 		goto out;
 	phase(o, "sync, manifest", &t0);
 	close(openat(s->repofd, ".cvmfs_master_replica", O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
@@ -192,7 +192,36 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_keys *k,
 		res->catalogs_new += !t.cats[i].reused;
 out:
 	free(raw);
-	pub_tree_fini(&t);
+	cvmfs_pub_tree_fini(&t);
+	return rc;
+}
+
+/* The repository must not be part of what it publishes. */
+static int repo_outside_src(const struct cvmfs_pub_opts *o, struct cvmfs_pub_err *e)
+{
+	char *src = realpath(o->src, NULL), *repo = realpath(o->repo, NULL), *dir, *slash;
+	size_t n = src ? strlen(src) : 0;
+	int rc = 0;
+
+	if (!repo && errno == ENOENT && (dir = strdup(o->repo))) {
+		/* not made yet: judge by its parent directory */
+		slash = strrchr(dir, '/');
+		if (slash && slash != dir)
+			*slash = '\0';
+		else
+			strcpy(dir, slash ? "/" : ".");
+		repo = realpath(dir, NULL);
+		free(dir);
+	}
+
+	if (!src)
+		rc = cvmfs_pub_fail(e, -errno, "%s: %s", o->src, strerror(errno));
+	else if (repo && strncmp(repo, src, n) == 0 && (repo[n] == '/' || repo[n] == '\0' ||
+							  n == 1))
+		rc = cvmfs_pub_fail(e, -EINVAL, "%s is inside the source tree %s; put the "
+				    "repository elsewhere", o->repo, o->src);
+	free(src);
+	free(repo);
 	return rc;
 }
 
@@ -221,6 +250,8 @@ int cvmfs_pub_run(const struct cvmfs_pub_opts *o, struct cvmfs_pub_result *res,
 		goto out;
 	}
 	have_rng = 1;
+	if ((rc = repo_outside_src(o, e)) < 0)
+		goto out;
 	if ((rc = cvmfs_pub_store_open(&s, o->repo, o->algo, e)) < 0)
 		goto out;
 	if (flock(s.repofd, LOCK_EX | LOCK_NB) < 0) {

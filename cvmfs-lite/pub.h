@@ -156,6 +156,30 @@ int cvmfs_pub_run(const struct cvmfs_pub_opts *o, struct cvmfs_pub_result *res,
 		  struct cvmfs_pub_err *e);
 
 
+/* ---- a local mirror of a repository URL (pub-mirror.c) ---- */
+struct net_http_client;
+struct tls_ctx;
+struct tls_https;
+struct cvmfs_pub_mirror {
+	char *url;			/* base URL without trailing '/'; NULL: unused */
+	char dir[256];			/* private temporary directory */
+	int fd;				/* open on dir after _open */
+	struct net_http_client *http;	/* heap; _close frees all of it */
+	struct tls_ctx *tls;
+	struct tls_https *https;
+};
+/* Makes a private directory under tmpdir and an HTTP client (https with the
+ * system CA bundle /etc/ssl/certs/ca-certificates.crt when present).
+ * Returns 0 or -errno (err says why). */
+int cvmfs_pub_mirror_open(struct cvmfs_pub_mirror *m, const char *url, const char *tmpdir,
+			  struct cvmfs_pub_err *e);
+/* Fetches URL/rel into DIR/rel unless it is there. Blocks up to the HTTP
+ * timeouts (10 s connect, 30 s without progress). A 404 leaves it absent
+ * (the caller reports it missing); other failures are also logged. */
+void cvmfs_pub_mirror_get(struct cvmfs_pub_mirror *m, const char *rel);
+/* Removes the directory and frees the client. Safe on a zeroed m. */
+void cvmfs_pub_mirror_close(struct cvmfs_pub_mirror *m);
+
 /* ---- inspect / verify (pub-inspect.c) ---- */
 struct cvmfs_inspect_opts {
 	const char *repo;		/* a directory */
@@ -172,30 +196,30 @@ struct cvmfs_inspect_opts {
 int cvmfs_inspect_run(const struct cvmfs_inspect_opts *o, struct cvmfs_pub_err *e);
 
 /* ---- publisher internals, shared by pub-*.c only ---- */
-#define PUB_NONE UINT32_MAX
+#define CVMFS_PUB_NONE UINT32_MAX
 
-struct pub_chunk {
+struct cvmfs_pub_chunk {
 	uint64_t off, size;
 	struct cvmfs_hash h;
 };
 
 /* Content of one source inode (hardlinks share it). */
-struct pub_content {
+struct cvmfs_pub_content {
 	uint32_t node;			/* first node: the path we read */
 	uint32_t nchunks;		/* 0: one bulk object h */
 	struct cvmfs_hash h;
-	struct pub_chunk *chunks;	/* malloc'd when nchunks > 0 */
+	struct cvmfs_pub_chunk *chunks;	/* malloc'd when nchunks > 0 */
 	int reused;			/* taken from the previous revision */
 	int pending;			/* cuts known, chunks not stored yet */
 };
 
-struct pub_node {
+struct cvmfs_pub_node {
 	char *path;			/* repository path ("" = root), malloc'd */
 	uint32_t name_off;		/* name = path + name_off */
-	uint32_t parent;		/* PUB_NONE for the root */
+	uint32_t parent;		/* CVMFS_PUB_NONE for the root */
 	uint32_t cat;			/* catalog holding the row (child's for a nested root) */
 	uint32_t content;		/* regular files: index into contents */
-	uint32_t run;			/* hardlink run (PUB_NONE: none) */
+	uint32_t run;			/* hardlink run (CVMFS_PUB_NONE: none) */
 	uint32_t hl_group, linkcount;
 	uint32_t ndirs;			/* subdirectories (directory nlink = 2 + ndirs) */
 	uint32_t mode, uid, gid;
@@ -207,26 +231,26 @@ struct pub_node {
 	uint16_t xlen;
 };
 
-struct pub_prev_cat {			/* a catalog of the previous revision */
+struct cvmfs_pub_prev_cat {			/* a catalog of the previous revision */
 	char *path;
 	struct cvmfs_hash hash;
 	uint64_t size, revision;
 	unsigned char digest[20];
 };
 
-struct pub_prev_file {			/* a regular file row of the previous revision */
+struct cvmfs_pub_prev_file {			/* a regular file row of the previous revision */
 	int64_t p1, p2;			/* md5path; p1 == 0 && p2 == 0: empty slot */
 	uint64_t size;
 	int64_t mtime;
 	int32_t mtimens;		/* -1: unknown */
 	uint32_t nchunks;
 	struct cvmfs_hash h;
-	struct pub_chunk *chunks;
+	struct cvmfs_pub_chunk *chunks;
 };
 
-struct pub_catalog {
+struct cvmfs_pub_catalog {
 	uint32_t root;			/* node */
-	uint32_t parent;		/* catalog, PUB_NONE for the root catalog */
+	uint32_t parent;		/* catalog, CVMFS_PUB_NONE for the root catalog */
 	uint32_t *nodes;		/* rows owned by this catalog (malloc'd) */
 	size_t nnodes, cap;
 	struct cvmfs_hash hash;		/* written (or reused) object */
@@ -235,66 +259,91 @@ struct pub_catalog {
 	int reused;
 };
 
-struct pub_tree {
+struct cvmfs_pub_tree {
 	const struct cvmfs_pub_opts *o;
 	struct cvmfs_pub_err *e;
 	int srcfd;
-	struct pub_node *nodes;
+	struct cvmfs_pub_node *nodes;
 	size_t n, ncap;
-	struct pub_content *contents;
+	struct cvmfs_pub_content *contents;
 	size_t nc, ccap;
-	struct pub_catalog *cats;
+	struct cvmfs_pub_catalog *cats;
 	size_t ncat, catcap;
 	/* previous revision */
-	struct pub_prev_cat *pcats;
+	struct cvmfs_pub_prev_cat *pcats;
 	size_t npcats;
-	struct pub_prev_file *pfiles;	/* open addressing by md5path */
+	struct cvmfs_pub_prev_file *pfiles;	/* open addressing by md5path */
 	size_t pfcap;
 	uint64_t prev_revision;
 	/* statistics */
 	uint64_t files, bytes;
 };
 
+/* One catalog row, as written or as read back. */
+struct cvmfs_pub_row {
+	int64_t p1, p2, pp1, pp2, mtime;
+	uint64_t hardlinks, size;
+	const unsigned char *hash, *xattr;
+	size_t hashlen, xlen;
+	uint32_t mode, flags, uid, gid;
+	int32_t mtimens;		/* -1: NULL */
+	const char *name, *symlink;
+};
+
+struct cvmfs_pub_digest {
+	unsigned char acc[20];
+	mbedtls_sha1_context c;
+};
+
+/* pub-prev.c: the digest of a catalog's content: XOR of the SHA-1 of every
+ * row, chunk and nested reference (order-independent; properties are left
+ * out), so an unchanged catalog is found without comparing files. */
+void cvmfs_pub_dg_row(struct cvmfs_pub_digest *d, const struct cvmfs_pub_row *r);
+void cvmfs_pub_dg_chunk(struct cvmfs_pub_digest *d, int64_t p1, int64_t p2,
+			const struct cvmfs_pub_chunk *c, size_t hl);
+void cvmfs_pub_dg_nested(struct cvmfs_pub_digest *d, const char *path, const char *hex,
+			 int64_t size);
+
 /* pub-walk.c: reads o->src into t (nodes, contents, catalogs); checks names,
  * path lengths and xattrs; groups hardlinks. Returns 0 or -errno. */
-int pub_walk(struct pub_tree *t);
+int cvmfs_pub_walk(struct cvmfs_pub_tree *t);
 /* pub-walk.c: frees everything t owns. */
-void pub_tree_fini(struct pub_tree *t);
+void cvmfs_pub_tree_fini(struct cvmfs_pub_tree *t);
 /* pub-content.c: compresses, hashes and stores every content not reused,
  * with a pool of threads; checks that files did not change meanwhile. */
-int pub_content_run(struct pub_tree *t, struct cvmfs_pub_store *s);
+int cvmfs_pub_content_run(struct cvmfs_pub_tree *t, struct cvmfs_pub_store *s);
 /* pub-catalog.c: loads the previous revision's catalogs (index for reuse). */
-int pub_prev_load(struct pub_tree *t, struct cvmfs_pub_store *s, const struct cvmfs_hash *root);
+int cvmfs_pub_prev_load(struct cvmfs_pub_tree *t, struct cvmfs_pub_store *s, const struct cvmfs_hash *root);
 /* pub-catalog.c: finds the previous row of a path (NULL if none). */
-const struct pub_prev_file *pub_prev_find(const struct pub_tree *t, int64_t p1, int64_t p2);
+const struct cvmfs_pub_prev_file *cvmfs_pub_prev_find(const struct cvmfs_pub_tree *t, int64_t p1, int64_t p2);
 /* pub-catalog.c: writes all catalogs bottom-up (children first), reusing
  * unchanged nested ones; the root catalog gets revision and now. */
-int pub_catalogs_write(struct pub_tree *t, struct cvmfs_pub_store *s, uint64_t revision,
+int cvmfs_pub_catalogs_write(struct cvmfs_pub_tree *t, struct cvmfs_pub_store *s, uint64_t revision,
 		       uint64_t now);
 /* pub-history.c: new history object: the previous one (or a new one) plus
  * trunk/trunk-previous and the optional tag. */
-struct pub_tag {
+struct cvmfs_pub_tag {
 	const char *name, *description;
 	struct cvmfs_hash root;
 	uint64_t revision, timestamp, size;
 };
-int pub_history_update(struct cvmfs_pub_store *s, const char *fqrn,
-		       const struct cvmfs_hash *prev, const struct pub_tag *add, int move_trunk,
+int cvmfs_pub_history_update(struct cvmfs_pub_store *s, const char *fqrn,
+		       const struct cvmfs_hash *prev, const struct cvmfs_pub_tag *add, int move_trunk,
 		       const char *rm, struct cvmfs_hash *out, struct cvmfs_pub_err *e);
 /* pub-history.c: opens the history object h as a temporary SQLite file
  * (path into tmp, caller unlinks). */
-int pub_history_open(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char *tmp,
+int cvmfs_pub_history_open(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char *tmp,
 		     size_t len);
 /* pub.c: reads and verifies REPO/.cvmfspublished with cert (and fqrn).
  * Returns 1 (loaded; *raw malloc'd, m points into it), 0 (no manifest) or -errno. */
-int pub_manifest_load(const char *repo, const char *fqrn, const struct cvmfs_cert *cert,
+int cvmfs_pub_manifest_load(const char *repo, const char *fqrn, const struct cvmfs_cert *cert,
 		      unsigned char **raw, struct cvmfs_manifest *m, struct cvmfs_pub_err *e);
 /* pub.c: syncs the store, signs m and replaces REPO/.cvmfspublished atomically. */
-int pub_manifest_commit(const char *repo, struct cvmfs_pub_store *s, struct cvmfs_pub_keys *k,
+int cvmfs_pub_manifest_commit(const char *repo, struct cvmfs_pub_store *s, struct cvmfs_pub_keys *k,
 			struct cvmfs_pub_rng *rng, const struct cvmfs_manifest *m,
 			struct cvmfs_pub_err *e);
 /* pub-catalog.c: inflates catalog object h into a temporary file (path in tmp). */
-int pub_object_to_tmp(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char suffix,
+int cvmfs_pub_object_to_tmp(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char suffix,
 		      char *tmp, size_t len, uint64_t *size);
 
 #endif

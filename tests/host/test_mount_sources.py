@@ -4,6 +4,7 @@ failover, proxies (a real Squid, a dead proxy first), tampered repositories,
 warm-cache restart with every server gone, pinning under a small cache."""
 import os
 import shutil
+import subprocess
 import time
 import zlib
 
@@ -236,3 +237,40 @@ def test_prefetch_parallel_then_offline(repo, tmp_path):
         assert len(objs) >= 10
         # several connections in parallel, each kept alive for several requests
         assert 2 <= len(conns) < len(log)
+
+
+def test_https_server(repo, tmp_path):
+    """HTTPS plugs in through tls/'s wrap hook: a mount over TLS works with
+    the right CA and is refused, with the reason, without it."""
+    d = str(tmp_path)
+
+    def ossl(*a):
+        r = subprocess.run(['openssl'] + list(a), cwd=d, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+    ossl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+         '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '3650', '-subj', '/CN=mount test CA',
+         '-addext', 'basicConstraints=critical,CA:true', '-addext', 'keyUsage=critical,keyCertSign')
+    ossl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'leaf.key')
+    with open(os.path.join(d, 'leaf.ext'), 'w') as f:
+        f.write('subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n')
+    ossl('req', '-new', '-key', 'leaf.key', '-subj', '/CN=127.0.0.1', '-out', 'leaf.csr')
+    ossl('x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
+         '-days', '3650', '-extfile', 'leaf.ext', '-out', 'leaf.pem')
+    port = free_port()
+    web = Nginx(str(repo['repo']), extra_http='''
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        root {root};
+        ssl_certificate {d}/leaf.pem;
+        ssl_certificate_key {d}/leaf.key;
+    }}'''.format(port=port, root=repo['repo'], d=d))
+    url = 'https://127.0.0.1:%d' % port
+    with web:
+        with Mount(url, tmp_path / 'mnt', FQRN, repo['keys']['pub'], tmp_path / 'c',
+                   '--ca', os.path.join(d, 'ca.pem')) as m:
+            assert rel(m, 'etc', 'release') == 'release 2\n'
+            assert rel(m, 'sw', 'lib04.so') == lib(4)
+            assert os.getxattr(m.mnt, 'user.host').decode() == url
+        with pytest.raises(MountError, match='TLS|certificate|trusted'):
+            Mount(url, tmp_path / 'mnt2', FQRN, repo['keys']['pub'], tmp_path / 'c2',
+                  '--ca', '/etc/ssl/certs/ca-certificates.crt', '--retries', '0').start()

@@ -200,3 +200,10 @@ def test_memory_does_not_grow_with_file_size(tmp_path, cvmboot):
         rss[size] = int(r.stdout.strip())
     # kB; the bound is the chunk size (16 MiB max, two buffers), not the file
     assert rss[512 << 20] < rss[16 << 20] + 40 * 1024, rss
+
+
+def test_repository_inside_source(repo, cvmboot):
+    repo, src, keys = repo
+    r = publish(src, src / 'd' / 'repo', FQRN, keys, check=False)
+    assert r.returncode == 1 and 'is inside the source tree' in r.stderr
+    assert not os.path.exists(src / 'd' / 'repo')

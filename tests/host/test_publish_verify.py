@@ -186,3 +186,41 @@ def test_missing_object(published, tmp_path, cvmboot):
     os.unlink(r0.object_path(e['hash'].hex()))
     r = inspect(cvmboot, repo, '--keys', keys['dir'])
     assert r.returncode != 0 and 'missing' in r.stderr and '/sw/v1/tool' in r.stderr
+
+
+@pytest.fixture
+def http_server(published):
+    """python's http.server on 127.0.0.1 serving the published repository."""
+    import socket
+    repo, _ = published
+    s = socket.socket()
+    s.bind(('127.0.0.1', 0))
+    port = s.getsockname()[1]
+    s.close()
+    p = subprocess.Popen(['/usr/bin/python3', '-m', 'http.server', str(port), '--bind',
+                          '127.0.0.1', '--directory', str(repo)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(('127.0.0.1', port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield 'http://127.0.0.1:%d' % port
+    finally:
+        p.terminate()
+        p.wait(timeout=10)
+
+
+def test_verify_over_http(published, http_server, cvmboot, tmp_path):
+    _, keys = published
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    r = subprocess.run([cvmboot, 'inspect', http_server + '/', '--verify', '--keys',
+                        keys['dir']], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert 'all OK' in r.stdout
+    assert os.listdir(tmp_path) == []       # the private mirror is gone
+    bad = subprocess.run([cvmboot, 'inspect', http_server + '/nothing-here', '--verify',
+                          '--keys', keys['dir']], capture_output=True, text=True, env=env)
+    assert bad.returncode != 0 and '.cvmfspublished' in bad.stderr

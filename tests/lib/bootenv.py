@@ -35,6 +35,8 @@ class BootEnv:
         return os.path.join(self.keys, FQRN + '.pub')
 
     def publish(self, tag, version='1', usr_text='usr-v1', extra=None):
+        extra = dict(extra or {})
+        extra.setdefault('etc/testos-local', 'upstream-v%s\n' % version)
         tree = os.path.join(self.tmp, 'os-' + tag)
         os.makedirs(os.path.dirname(self.repo), exist_ok=True)
         testos.build(tree, version=version, usr_text=usr_text, extra=extra)
@@ -65,8 +67,11 @@ class BootEnv:
                     o.write(i.read())
         return out
 
-    def net_args(self, model='virtio-net-pci'):
-        return qemu.user_net([(GUEST_REPO_IP, 80, self.web.port)], model=model)
+    def net_args(self, model='virtio-net-pci', forwards=(), **kw):
+        """The repository at 10.0.2.100:80 (or forwards=(...) instead, with kw
+        moving slirp's network, e.g. for a metadata service at 169.254.169.254)."""
+        fw = list(forwards) or [(GUEST_REPO_IP, 80, self.web.port)]
+        return qemu.user_net(fw, model=model, **kw)
 
     def stop(self):
         if self.web:

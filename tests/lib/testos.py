@@ -26,7 +26,14 @@ n=$((n + 1))
 mkdir -p /var/lib/testos && echo $n > /var/lib/testos/count
 echo "TESTOS: boot $n"
 echo "TESTOS: etc-local=$(cat /etc/testos-local 2>/dev/null) usr-file=$(cat /usr/share/testos/file 2>/dev/null)"
-[ -x /etc/testos-hook ] && /etc/testos-hook
+# Actions the tests ask for on the kernel command line.
+for w in $(cat /proc/cmdline); do
+    case "$w" in
+    testos.edit) echo local-etc > /etc/testos-local; echo local-usr > /usr/share/testos/file
+                 echo "TESTOS: edited /etc and /usr" ;;
+    testos.unpin) rm -f /mnt/.rw/aux/cvmfs_snapshot && echo "TESTOS: unpinned" ;;
+    esac
+done
 sync
 echo "TESTOS: done"
 poweroff -f
