@@ -14,6 +14,7 @@
 #include "boot/kmod.h"
 #include "net/http.h"
 #include "net/net.h"
+#include "tls/tls.h"
 
 #define BOOT_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define BOOT_STAGES_MAX 24
@@ -28,6 +29,8 @@ struct boot_timing {
 #define BOOT_DEFAULTS_FILE "/etc/cvmboot/defaults"
 #define BOOT_DEFAULTS_MAX 2048
 #define BOOT_LOGBUF_MAX (64 * 1024)	/* the boot log kept for ulogs/ */
+#define BOOT_DRIVES_MAX 4		/* config drives / context CDs looked at */
+#define BOOT_NETKV_MAX 32		/* OpenNebula ETH<n>_* variables kept */
 #define BOOT_ROOT "/root"		/* the union, then the OS's / */
 #define BOOT_ROOT_RO "/root.ro"		/* cvmfs-lite mount of the repository */
 #define BOOT_ROOT_RW "/root.rw"		/* the scratch file system */
@@ -43,6 +46,8 @@ struct boot_ctx {
 	char defaults_buf[BOOT_DEFAULTS_MAX];	/* the strings defaults point into */
 	struct boot_cfg_repo repo;		/* resolved repository settings */
 	struct net_lease lease;
+	int drive_fds[BOOT_DRIVES_MAX];		/* mounted config drives (net..context) */
+	size_t ndrives;
 	char *argv0;				/* main's argv[0] ('@' in the daemon) */
 	const char *stage;			/* the stage running, for callbacks */
 	struct boot_kmod kmod;			/* packed module index, for by-name loads */
@@ -51,6 +56,9 @@ struct boot_ctx {
 	struct blk_scratch scratch;
 	int auxfd, ctxdirfd, ulogsfd;		/* on the scratch disk; -1 until open */
 	struct net_http_client http;		/* contextualization requests */
+	struct tls_ctx tls;			/* CA bundle of the initramfs */
+	struct tls_https https;			/* HTTPS for http and for cvmfs-lite */
+	int have_tls;
 	struct boot_context context;		/* first boot: where user-data came from */
 	struct boot_mount_plan plan;		/* which snapshot, and why */
 	struct boot_snapshot mounted;		/* what cvmfs-lite mounted */
@@ -98,6 +106,12 @@ int boot_stage_cvmfs(struct boot_ctx *ctx);
 int boot_stage_rebase(struct boot_ctx *ctx);
 int boot_stage_union(struct boot_ctx *ctx);
 int boot_stage_handover(struct boot_ctx *ctx);
+
+/* Mounts every block device holding iso9660 or vfat read-only under
+ * /run/ctx/N (config drives, NoCloud, OpenNebula context CDs) and fills fds
+ * (BOOT_DRIVES_MAX) with their directories. Returns how many. */
+size_t boot_drives_mount(struct boot_ctx *ctx, int *fds);
+void boot_drives_unmount(int *fds, size_t n);
 
 /* After the scratch disk is mounted: the first boot saves its context to
  * context/, later boots apply the saved one. Returns 0 or -errno. */

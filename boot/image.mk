@@ -8,28 +8,38 @@ KVER ?= $(notdir $(lastword $(sort $(wildcard /lib/modules/*-cloud-amd64))))
 KERNEL ?= /boot/vmlinuz-$(KVER)
 KMODS := $(shell grep -v '^\#' boot/kmods.list)
 
-# Module subset + its dependencies (modprobe --show-depends), indexed by depmod.
-$(B)/modules/lib/modules/$(KVER)/modules.dep: boot/kmods.list $(TP_STAMP)
-	@echo "  KMODS   $(KVER): $(words $(KMODS)) asked for"
-	$(Q)rm -rf $(B)/modules && mkdir -p $(B)/modules/lib/modules/$(KVER)
-	$(Q)for m in $(KMODS); do modprobe --show-depends -S $(KVER) $$m || exit 1; done | \
-		awk '$$1 == "insmod" {print $$2}' | sort -u | while read -r ko; do \
-		rel=$${ko#/lib/modules/$(KVER)/}; mkdir -p $(B)/modules/lib/modules/$(KVER)/$$(dirname $$rel); \
-		cp $$ko $(B)/modules/lib/modules/$(KVER)/$$rel; done
-	$(Q)cp /lib/modules/$(KVER)/modules.builtin /lib/modules/$(KVER)/modules.builtin.modinfo /lib/modules/$(KVER)/modules.order $(B)/modules/lib/modules/$(KVER)/
-	$(Q)depmod -b $(B)/modules $(KVER)
-	$(Q)cd $(B)/modules/lib/modules/$(KVER) && rm -f modules.*.bin modules.builtin* modules.order \
-		modules.devname modules.softdep modules.symbols
+# Module subset + its dependencies (modprobe --show-depends), indexed by
+# depmod; one tree and archive per kernel release. Modules a kernel does not
+# have (built in, or not configured) are skipped. The VM tests also boot
+# Debian's generic kernel (GENERIC_KVER: e1000 and AHCI are not in the
+# cloud kernel) with its own archive.
+GENERIC_KVER ?= $(notdir $(lastword $(sort $(filter-out %-cloud-amd64,$(wildcard /lib/modules/*-amd64)))))
 
-$(B)/modules.cpio: $(B)/cvmboot $(B)/modules/lib/modules/$(KVER)/modules.dep
-	@echo "  CPIO    $@"
-	$(Q)$(B)/cvmboot mkinitramfs --modules-only --tree $(B)/modules -o $@
-$(B)/modules.cpio.xz: $(B)/modules.cpio
-	@echo "  XZ      $@"
-	$(Q)xz -T1 --check=crc32 -9e -c $< > $@
+define kmod_rules
+$(B)/modules/$(1)/lib/modules/$(1)/modules.dep: boot/kmods.list | $(TP_STAMP)
+	@echo "  KMODS   $(1): $(words $(KMODS)) asked for"
+	$$(Q)test -d /lib/modules/$(1) || { echo "no /lib/modules/$(1): install its linux-image package" >&2; exit 1; }
+	$$(Q)rm -rf $(B)/modules/$(1) && mkdir -p $$(@D)
+	$$(Q)for m in $(KMODS); do modprobe --show-depends -S $(1) $$$$m 2>/dev/null; done | \
+		awk '$$$$1 == "insmod" {print $$$$2}' | sort -u | while read -r ko; do \
+		rel=$$$${ko#/lib/modules/$(1)/}; mkdir -p $$(@D)/$$$$(dirname $$$$rel); \
+		cp $$$$ko $$(@D)/$$$$rel; done
+	$$(Q)cp /lib/modules/$(1)/modules.builtin /lib/modules/$(1)/modules.builtin.modinfo \
+		/lib/modules/$(1)/modules.order $$(@D)/
+	$$(Q)depmod -b $(B)/modules/$(1) $(1)
+	$$(Q)cd $$(@D) && rm -f modules.*.bin modules.builtin* modules.order modules.devname \
+		modules.softdep modules.symbols
+$(B)/modules-$(1).cpio: $(B)/cvmboot $(B)/modules/$(1)/lib/modules/$(1)/modules.dep
+	@echo "  CPIO    $$@"
+	$$(Q)$(B)/cvmboot mkinitramfs --modules-only --tree $(B)/modules/$(1) -o $$@
+$(B)/modules-$(1).cpio.xz: $(B)/modules-$(1).cpio
+	@echo "  XZ      $$@"
+	$$(Q)xz -T1 --check=crc32 --x86 --lzma2=preset=9e -c $$< > $$@
+endef
+$(foreach k,$(sort $(KVER) $(GENERIC_KVER)),$(eval $(call kmod_rules,$(k))))
 
 # What the boot loader hands the kernel: core archive, then the modules.
-$(B)/initrd.img: $(B)/initramfs.cpio.xz $(B)/modules.cpio.xz
+$(B)/initrd.img: $(B)/initramfs.cpio.xz $(B)/modules-$(KVER).cpio.xz
 	@echo "  INITRD  $@"
 	$(Q)cat $^ > $@
 

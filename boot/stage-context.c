@@ -15,12 +15,10 @@
 #include "boot/boot.h"
 #include "boot/context.h"
 
-#define CTX_DRIVES_MAX 4
 #define CTX_MNT "/run/ctx"
 
-/* Mounts every block device that holds iso9660 or vfat read-only under
- * /run/ctx/N: config drives, NoCloud and OpenNebula context CDs. */
-static size_t mount_drives(struct boot_ctx *ctx, int *fds)
+/* see boot.h */
+size_t boot_drives_mount(struct boot_ctx *ctx, int *fds)
 {
 	static const char *const types[] = { "iso9660", "vfat" };
 	DIR *d = opendir("/sys/class/block");
@@ -32,7 +30,7 @@ static size_t mount_drives(struct boot_ctx *ctx, int *fds)
 	boot_kmod_load(&ctx->kmod, "nls_cp437");
 	boot_kmod_load(&ctx->kmod, "nls_iso8859_1");
 	mkdir(CTX_MNT, 0755);
-	while (d && n < CTX_DRIVES_MAX && (e = readdir(d))) {
+	while (d && n < BOOT_DRIVES_MAX && (e = readdir(d))) {
 		char dev[300], dir[64];
 
 		if (e->d_name[0] == '.' || strncmp(e->d_name, "loop", 4) == 0 ||
@@ -60,7 +58,8 @@ static size_t mount_drives(struct boot_ctx *ctx, int *fds)
 	return n;
 }
 
-static void unmount_drives(int *fds, size_t n)
+/* see boot.h */
+void boot_drives_unmount(int *fds, size_t n)
 {
 	char dir[64];
 	size_t i;
@@ -79,16 +78,19 @@ int boot_stage_context(struct boot_ctx *ctx)
 	char work[64 * 1024];
 	const char *sec;
 	size_t sec_len;
-	int fds[CTX_DRIVES_MAX], rc;
+	int rc;
 	unsigned secs = ctx->cfg.context_timeout_s ? ctx->cfg.context_timeout_s : 20;
 	char server[16];
 
-	if (!ctx->first_boot)
+	if (!ctx->first_boot) {
+		boot_drives_unmount(ctx->drive_fds, ctx->ndrives);
+		ctx->ndrives = 0;
 		return 0;	/* saved context is read once the scratch disk is mounted */
+	}
 	memset(&o, 0, sizeof(o));
 	o.sources = ctx->cfg.context_sources;
-	o.dirfds = fds;
-	o.ndirs = mount_drives(ctx, fds);
+	o.dirfds = ctx->drive_fds;
+	o.ndirs = ctx->ndrives;
 	if (ctx->lease.source != NET_SRC_NONE) {
 		o.fetch = boot_context_http_fetch;
 		o.fetch_arg = &ctx->http;
@@ -104,7 +106,8 @@ int boot_stage_context(struct boot_ctx *ctx)
 	ctx->context.data = ctx->userdata;
 	ctx->context.cap = sizeof(ctx->userdata);
 	rc = boot_context_run(&o, boot_now_ms() + (uint64_t)secs * 1000, &ctx->context);
-	unmount_drives(fds, o.ndirs);
+	boot_drives_unmount(ctx->drive_fds, ctx->ndrives);
+	ctx->ndrives = 0;
 	if (rc == -ENOENT || rc == -ETIMEDOUT) {
 		boot_log(ctx, "context", "no user-data (%s); booting with the command line",
 			 rc == -ENOENT ? "no source answered" : "deadline");

@@ -182,6 +182,10 @@ static int mount_repo(struct boot_ctx *ctx, const struct boot_mount_plan *plan)
 		cfg.path_prefix = prefix;
 	}
 	cfg.flags = CVMFS_CLIENT_SUID | CVMFS_CLIENT_ALLOW_OTHER;
+	if (ctx->have_tls) {
+		cfg.https_wrap = tls_https_wrap;
+		cfg.https_ctx = &ctx->https;
+	}
 	cfg.log_fd = ctx->console_fd;
 	mkdir(BOOT_ROOT_RO, 0755);
 	rc = start_daemon(ctx, &cfg);

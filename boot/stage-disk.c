@@ -98,6 +98,10 @@ int boot_stage_disk(struct boot_ctx *ctx)
 		boot_log(ctx, "disk", "made %s on %s (%llu MiB)", ctx->scratch.part_path,
 			 ctx->scratch.disk, (unsigned long long)(ctx->scratch.len >> 20));
 	}
+	/* Built into the cloud kernel (-ENOENT here), a module elsewhere;
+	 * crc32c is ext4's soft dependency, which modules.dep does not list. */
+	boot_kmod_load(&ctx->kmod, "crc32c_generic");
+	boot_kmod_load(&ctx->kmod, "ext4");
 	mkdir(BOOT_ROOT_RW, 0755);
 	if (mount(ctx->scratch.part_path, BOOT_ROOT_RW, "ext4", MS_NOATIME, "") < 0) {
 		rc = -errno;

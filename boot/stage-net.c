@@ -1,25 +1,78 @@
 /* SPDX-License-Identifier: MIT */
 /* boot/stage-net.c: the net stage: DHCP or static configuration (net/). */
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "boot/boot.h"
+
+/* The kernel's ip= value, if the command line has one (into buf). */
+static const char *ip_arg(char *buf, size_t cap)
+{
+	char line[4096], *w, *save = NULL;
+	int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, line, sizeof(line) - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	line[n > 0 ? n : 0] = '\0';
+	for (w = strtok_r(line, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save))
+		if (strncmp(w, "ip=", 3) == 0) {
+			snprintf(buf, cap, "%s", w + 3);
+			return buf;
+		}
+	return NULL;
+}
+
+/* OpenNebula: context.sh on a context CD configures eth0 statically, on
+ * every boot (its ETH<n>_* variables are parsed as data, never run). */
+static size_t one_context(struct boot_ctx *ctx, struct boot_shvars *v, struct net_kv *kv)
+{
+	char file[32 * 1024];
+	size_t i;
+
+	for (i = 0; i < ctx->ndrives; i++)
+		if (boot_context_one_read(ctx->drive_fds[i], v, file, sizeof(file)) == 0) {
+			boot_log(ctx, "net", "OpenNebula context found");
+			return boot_context_one_net(v, kv, BOOT_NETKV_MAX);
+		}
+	return 0;
+}
 
 /* see boot.h */
 int boot_stage_net(struct boot_ctx *ctx)
 {
 	struct net_cfg nc;
 	struct net_lease *l = &ctx->lease;
-	char addr[INET_ADDRSTRLEN], gw[INET_ADDRSTRLEN];
+	struct net_kv kv[BOOT_NETKV_MAX];
+	char addr[INET_ADDRSTRLEN], gw[INET_ADDRSTRLEN], ip[256], vbuf[16 * 1024];
+	struct boot_shvars v = { vbuf, sizeof(vbuf), 0 };
 	unsigned secs = ctx->cfg.net_timeout_s ? ctx->cfg.net_timeout_s : 30;
+	uint64_t t0 = boot_now_ms();
 	int rc;
 
 	memset(&nc, 0, sizeof(nc));
-	rc = net_up(&nc, boot_now_ms() + (uint64_t)secs * 1000, l);
+	nc.ip_arg = ip_arg(ip, sizeof(ip));
+	ctx->ndrives = boot_drives_mount(ctx, ctx->drive_fds);
+	nc.ctx = kv;
+	nc.nctx = one_context(ctx, &v, kv);
+	rc = net_up(&nc, t0 + (uint64_t)secs * 1000, l);
 	if (rc < 0) {
-		boot_log(ctx, "net", "no address after %u s: %s: %s", secs, net_why_str(l->why),
-			 l->detail);
+		boot_log(ctx, "net", "no address after %llu ms: %s: %s",
+			 (unsigned long long)(boot_now_ms() - t0), net_why_str(l->why), l->detail);
 		return rc;
+	}
+	/* HTTPS: the CA bundle baked in at build time (tls/module.mk). */
+	if (tls_ctx_init(&ctx->tls) == 0) {
+		size_t skipped = 0;
+
+		rc = tls_ctx_ca_add_file(&ctx->tls, TLS_CA_PATH, &skipped);
+		if (rc >= 0 && tls_https_add(&ctx->https, &ctx->tls, &ctx->http) == 0)
+			ctx->have_tls = 1;
+		else
+			boot_log(ctx, "net", "no HTTPS: %s: %s", TLS_CA_PATH, strerror(-rc));
 	}
 	inet_ntop(AF_INET, &l->addr, addr, sizeof(addr));
 	inet_ntop(AF_INET, &l->gw, gw, sizeof(gw));

@@ -4,6 +4,7 @@
  * serving it; the daemon entry point for PID 1. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -541,8 +542,12 @@ int cvmfs_client_run(const struct cvmfs_client_cfg *cfg, const char *mountpoint,
 	struct cvmfs_client *c = NULL;
 	struct cvmfs_client_info info;
 	char why[512];
-	int rc = cvmfs_client_open(cfg, &c, &info, why, sizeof(why));
+	int rc;
 
+	/* A daemon: a reader that went away must not kill it (sockets already
+	 * use MSG_NOSIGNAL; this covers ready_fd and the log). */
+	signal(SIGPIPE, SIG_IGN);
+	rc = cvmfs_client_open(cfg, &c, &info, why, sizeof(why));
 	if (rc < 0) {
 		report(ready_fd, "ERR %d %s\n", -rc, why[0] ? why : strerror(-rc));
 		return rc;

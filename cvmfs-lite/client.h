@@ -97,7 +97,8 @@ struct cvmfs_client;
  * OS root. Objects are cached decompressed under <cache>/<xx>/<rest> with
  * txn/ for downloads in progress, "pinned" (hashes never evicted) and
  * "snapshot.<fqrn>" (the last verified choice, used offline).
- * Blocks for the life of the mount. Returns 0 after a clean unmount, or
+ * Sets SIGPIPE to ignored (a daemon). Blocks for the life of the mount.
+ * Returns 0 after a clean unmount, or
  * -errno (also reported on ready_fd when the failure happened before 3).
  * cfg and its strings must stay valid until it returns.
  */

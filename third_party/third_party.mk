@@ -47,7 +47,11 @@ TP_SQLITE_OPTS := -DSQLITE_THREADSAFE=1 -DSQLITE_DQS=0 -DSQLITE_DEFAULT_MEMSTATU
 	-DSQLITE_OMIT_TRIGGER -DSQLITE_OMIT_UPSERT -DSQLITE_OMIT_VIEW \
 	-DSQLITE_OMIT_VIRTUALTABLE -DSQLITE_OMIT_WINDOWFUNC -DSQLITE_OMIT_XFER_OPT \
 	-DSQLITE_OMIT_DESERIALIZE -DSQLITE_OMIT_SEH -DSQLITE_OMIT_POPEN \
-	-DSQLITE_OMIT_CASE_SENSITIVE_LIKE_PRAGMA -DSQLITE_OMIT_HEX_INTEGER
+	-DSQLITE_OMIT_CASE_SENSITIVE_LIKE_PRAGMA -DSQLITE_OMIT_HEX_INTEGER \
+	-DSQLITE_OMIT_COMPOUND_SELECT -DSQLITE_OMIT_OR_OPTIMIZATION \
+	-DSQLITE_OMIT_LIKE_OPTIMIZATION -DSQLITE_OMIT_BETWEEN_OPTIMIZATION \
+	-DSQLITE_OMIT_AUTOMATIC_INDEX -DSQLITE_OMIT_QUICKBALANCE -DSQLITE_OMIT_PRAGMA \
+	-DSQLITE_OMIT_TRUNCATE_OPTIMIZATION -DSQLITE_UNTESTABLE
 TP_SQLITE_HOST_OPTS := -DSQLITE_THREADSAFE=1 -DSQLITE_OMIT_LOAD_EXTENSION
 
 # sqlite_amalg(dir, opts): configure once per flavour, then `make sqlite3.c`;
@@ -56,7 +60,7 @@ TP_SQLITE_HOST_OPTS := -DSQLITE_THREADSAFE=1 -DSQLITE_OMIT_LOAD_EXTENSION
 # temporary directory and moved into place, and skipped when another build
 # already made it with the same options.
 define sqlite_amalg
-$(TP_SRC)/sqlite/$(1).opts: FORCE $(TP_STAMP)
+$(TP_SRC)/sqlite/$(1).opts: FORCE | $(TP_STAMP)
 	@echo '$(2)' | cmp -s - $$@ || echo '$(2)' > $$@
 $(TP_SRC)/sqlite/$(1)/sqlite3.c: $(TP_SRC)/sqlite/$(1).opts
 	@echo "  GEN     $$@"
@@ -81,7 +85,7 @@ $(TP)/$(1)/lib/lib$(2).a: $$(patsubst %.c,$(TP)/$(1)/obj/$(2)/%.o,$(6))
 	@mkdir -p $$(@D)
 	@echo "  AR      $$@"
 	$(Q)rm -f $$@ && $(AR) rcsD $$@ $$^
-$(TP)/$(1)/obj/$(2)/%.o: $(5)/%.c $(TP_STAMP) | $(KINC)
+$(TP)/$(1)/obj/$(2)/%.o: $(5)/%.c | $(TP_STAMP) $(KINC)
 	@mkdir -p $$(@D)
 	@echo "  CC      $$@"
 	$(Q)$(3) $(4) $(7) -c $$< -o $$@

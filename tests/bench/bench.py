@@ -188,6 +188,8 @@ def parse_console(con):
 
 def boot_streamed(d, tag, disk, name):
     logp = os.path.join(d.dir, 'bench-%s.log' % name)
+    if os.path.exists(logp):
+        os.unlink(logp)
     vm = d.vm(tag, disk, logp)
     demo.serial_socket(vm, os.path.join(d.dir, 'serial-bench.sock'))
     n0 = len(d.web.access_log())
@@ -208,6 +210,8 @@ def boot_streamed(d, tag, disk, name):
 
 def boot_local(d, img, name, snapshot=True):
     logp = os.path.join(d.dir, 'bench-%s.log' % name)
+    if os.path.exists(logp):
+        os.unlink(logp)
     drive = 'file=%s,if=none,id=d0,format=raw%s' % (img, ',snapshot=on' if snapshot else '')
     vm = qemu.VM(tiny_initramfs(d), append=demo.APPEND + ' root=/dev/vda rw', log=logp,
                  mem=1024, extra=['-drive', drive, '-device', 'virtio-blk-pci,drive=d0'])

@@ -221,6 +221,8 @@ class Demo:
         return p
 
     def vm(self, tag, disk, log_path, mem=1024):
+        if os.path.exists(log_path):
+            os.unlink(log_path)	# watch() must not see an old run's console
         return qemu.VM(self.initrd(tag), append=APPEND, log=log_path, mem=mem,
                        net_args=qemu.user_net([(GUEST_REPO_IP, 80, self.web.port)]),
                        extra=qemu.disk_args(disk))
@@ -321,6 +323,14 @@ def record_profile(d, access_lines):
     return paths, len(seen), unmapped
 
 
+def drain(s):
+    try:
+        while s.recv(65536):
+            pass
+    except OSError:
+        pass
+
+
 def poweroff(vm, timeout=90):
     """Logs in as root on the serial console (the login prompt is showing) and
     runs poweroff (minbase has no dbus, so no logind to act on an ACPI power
@@ -330,8 +340,12 @@ def poweroff(vm, timeout=90):
     if sock and os.path.exists(sock):
         import socket
         try:
+            import threading
             s = socket.socket(socket.AF_UNIX)
             s.connect(sock)
+            # QEMU now also writes the console to us: drain it, or the guest's
+            # serial output stalls (the log file has it all).
+            threading.Thread(target=drain, args=(s,), daemon=True).start()
             for text, wait in (('root\r', 'Password:'), (PASSWORD + '\r', '# '),
                                ('poweroff\r', None)):
                 n0 = len(vm.console())
@@ -429,8 +443,11 @@ def main():
         log('Debian reached its init after %.1f s and the login prompt after %.1f s '
             '(QEMU/TCG, from QEMU start); %d HTTP requests' %
             (res['init_s'], res['login_s'], res['reqs_login'] - n0))
-        log('powered off %s' % ('cleanly (system_powerdown)' if clean else
-                                '(killed: no clean power-off within 60 s)'))
+        for l in res['console'].replace('\r', '').splitlines():
+            if l.startswith('cvmboot-demo:') or 'prefetched:' in l:
+                print(l.strip())
+        log('powered off %s' % ('cleanly (logged in as root on ttyS0, ran poweroff)' if clean
+                                else '(killed: no clean power-off within 90 s)'))
     finally:
         d.stop()
     return 0

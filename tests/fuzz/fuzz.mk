@@ -20,6 +20,7 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 FUZZ_CFLAGS = $(filter-out -O2,$(H_CFLAGS)) -O1 -fsanitize=fuzzer-no-link $(FUZZ_SAN) \
 	-DFUZZ_DATA='"$(CURDIR)/tests/data"'
 FUZZ_SQLITE_CFLAGS = $(TP_CFLAGS_COMMON) -O1 -g -fsanitize=fuzzer-no-link,address \
+	-ffunction-sections -fdata-sections \
 	-fno-omit-frame-pointer $(TP_SQLITE_OPTS)
 FUZZ_SECONDS ?= 60
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(B)/fuzz/fuzz_%)
@@ -49,21 +50,25 @@ FUZZ_LIBS := $(FUZZ_LINK_ORDER:%=$(B)/fuzz/lib%.a) $(B)/fuzz/obj/sqlite3.o \
 	$(filter-out %/libsqlite3.a,$(TP_H_LIBS))
 $(B)/fuzz/fuzz_%: $(B)/fuzz/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIBS)
 	@echo "  FUZZLD  $@"
-	$(Q)$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ -lpthread -lm
+	$(Q)$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -Wl,--gc-sections -o $@ $^ -lpthread -lm
 
 .PHONY: fuzz fuzz-build
 fuzz-build: $(FUZZ_BINS)
-# One target after the other, each for FUZZ_SECONDS on one worker.
+# One target after the other, each for FUZZ_SECONDS on one worker; a crash
+# is reported (log tail, reproducer) and the next target still runs.
 fuzz: $(FUZZ_BINS)
-	$(Q)set -e; for t in $(if $(FUZZ),$(FUZZ),$(FUZZ_TARGETS)); do \
+	$(Q)bad=; for t in $(if $(FUZZ),$(FUZZ),$(FUZZ_TARGETS)); do \
 		mkdir -p $(B)/fuzz/corpus/$$t $(B)/fuzz/crashes/$$t; \
 		echo "  FUZZ    $$t ($(FUZZ_SECONDS) s)"; \
-		$(B)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+		if $(B)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 			-print_final_stats=1 -artifact_prefix=$(B)/fuzz/crashes/$$t/ \
-			$(B)/fuzz/corpus/$$t tests/fuzz/corpus/$$t 2>$(B)/fuzz/$$t.log || \
-			{ tail -n 40 $(B)/fuzz/$$t.log; echo "fuzz_$$t: crash, reproducer in $(B)/fuzz/crashes/$$t/" >&2; exit 1; }; \
-		grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' $(B)/fuzz/$$t.log | tr '\n' ' '; echo; \
-	done
+			$(B)/fuzz/corpus/$$t tests/fuzz/corpus/$$t >$(B)/fuzz/$$t.log 2>&1; then :; else \
+			grep -E 'ERROR|SUMMARY|^ +#[0-9]+ .* in |Test unit written' $(B)/fuzz/$$t.log | head -n 20; \
+			echo "fuzz_$$t: FAILED, reproducer in $(B)/fuzz/crashes/$$t/" >&2; bad="$$bad $$t"; \
+		fi; \
+		grep -E 'stat::number_of_executed_units|stat::new_units_added' $(B)/fuzz/$$t.log | tr '\n' ' '; echo; \
+	done; \
+	if [ -n "$$bad" ]; then echo "fuzz: crashes in:$$bad" >&2; exit 1; fi
 
 # `make check` and `make host` run tests/host/test_fuzz.py: build the targets first.
 check host: $(FUZZ_BINS)

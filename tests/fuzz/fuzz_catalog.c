@@ -10,42 +10,51 @@
 
 #define CHILDREN_MAX 64
 
+/* Children collected by the list callback; queried after the list ends
+ * (the callback runs with the catalog's lock held: no queries inside). */
 struct walk {
-	struct cvmfs_catalog *cat;
+	char name[CHILDREN_MAX][CVMFS_NAME_MAX + 1];
+	int algo[CHILDREN_MAX];
 	unsigned n;
 };
 
 static int child(void *arg, struct cvmfs_dirent *d)
 {
 	struct walk *w = arg;
+
+	if (strlen(d->name) > CVMFS_NAME_MAX)
+		abort();	/* the row's name must fit the dirent */
+	if (d->xattr_len && !d->xattr)
+		abort();
+	if (w->n >= CHILDREN_MAX)
+		return -1;
+	memcpy(w->name[w->n], d->name, sizeof(d->name));
+	w->algo[w->n++] = d->has_hash ? (int)d->hash.algo : CVMFS_HASH_SHA1;
+	return 0;
+}
+
+static void query(struct cvmfs_catalog *cat, const char *name, int algo)
+{
 	char path[CVMFS_NAME_MAX + 2];
 	struct cvmfs_dirent e;
 	struct cvmfs_chunk *ch = NULL;
 	struct cvmfs_hash h;
 	size_t n = 0;
 
-	if (strlen(d->name) > CVMFS_NAME_MAX)
-		abort();	/* the row's name must fit the dirent */
-	if (d->xattr_len && !d->xattr)
-		abort();
-	if (w->n++ >= CHILDREN_MAX)
-		return -1;
-	snprintf(path, sizeof(path), "/%s", d->name);
-	if (cvmfs_catalog_lookup(w->cat, path, &e) == 0)
+	snprintf(path, sizeof(path), "/%s", name);
+	if (cvmfs_catalog_lookup(cat, path, &e) == 0)
 		cvmfs_dirent_fini(&e);
-	if (cvmfs_catalog_chunks(w->cat, path, d->has_hash ? d->hash.algo : CVMFS_HASH_SHA1,
-				 &ch, &n) == 0)
+	if (cvmfs_catalog_chunks(cat, path, (enum cvmfs_hash_algo)algo, &ch, &n) == 0)
 		free(ch);
-	cvmfs_catalog_nested(w->cat, path, &h);
-	return 0;
+	cvmfs_catalog_nested(cat, path, &h);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
+	static struct walk w;
 	struct cvmfs_hash h = { CVMFS_HASH_SHA1, { 0 } };
 	struct cvmfs_catalog *cat;
 	struct cvmfs_dirent e;
-	struct walk w = { 0 };
 	int fd, err = 0;
 
 	if (n > 1 << 20)
@@ -60,8 +69,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	}
 	if (cvmfs_catalog_lookup(cat, "", &e) == 0)
 		cvmfs_dirent_fini(&e);
-	w.cat = cat;
+	w.n = 0;
 	cvmfs_catalog_list(cat, "", child, &w);
+	for (unsigned i = 0; i < w.n; i++)
+		query(cat, w.name[i], w.algo[i]);
 	cvmfs_catalog_close(cat);
 	return 0;
 }

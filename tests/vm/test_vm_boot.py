@@ -150,3 +150,39 @@ def test_iso_image(env, tmp_path, how):
             p.wait()
     con = open(log, errors='replace').read()
     assert 'TESTOS: overlay-over-fuse ok' in con and 'TESTOS: done' in con, con[-3000:]
+
+
+def generic_kernel():
+    """Debian's generic kernel and its module archive (built by make check):
+    the cloud kernel has neither e1000 nor AHCI."""
+    mods = sorted(f for f in os.listdir(BUILD) if f.startswith('modules-') and
+                  f.endswith('.cpio.xz') and 'cloud' not in f)
+    assert mods, 'make check builds build/modules-GENERIC.cpio.xz; install linux-image-amd64'
+    kver = mods[-1][len('modules-'):-len('.cpio.xz')]
+    return '/boot/vmlinuz-' + kver, os.path.join(BUILD, mods[-1])
+
+
+def test_e1000_and_ahci(env, tmp_path):
+    """The same initramfs on QEMU's non-virtio defaults: an e1000 NIC and an
+    AHCI scratch disk (-M pc), with Debian's generic kernel."""
+    kernel, mods = generic_kernel()
+    initrd = str(tmp_path / 'initrd-generic.img')
+    with open(initrd, 'wb') as o:
+        for p in (os.path.join(BUILD, 'initramfs.cpio.xz'), mods):
+            o.write(open(p, 'rb').read())
+        o.write(open(env.initrd(), 'rb').read()[os.path.getsize(
+            os.path.join(BUILD, 'initrd.img')):])	# the config archive only
+    con, took = run_vm(tmp_path, 'e1000-ahci', initrd, env.net_args(model='e1000'),
+                       qemu.disk_args(blank(tmp_path, 'ahci.img'), bus='ahci'),
+                       machine='pc', kernel=kernel)
+    assert 'TESTOS: overlay-over-fuse ok' in con, con[-4000:]
+    assert re.search(r'disk: made /dev/sda1 on sda', con), con[-3000:]
+    print('e1000 + AHCI boot: %.1f s' % took)
+
+
+def test_nvme_scratch(env, tmp_path):
+    """An NVMe scratch disk (the cloud kernel builds nvme in)."""
+    con, _ = run_vm(tmp_path, 'nvme', env.initrd(), env.net_args(),
+                    qemu.disk_args(blank(tmp_path, 'nvme.img'), bus='nvme'))
+    assert re.search(r'disk: made /dev/nvme0n1p1 on nvme0n1', con), con[-3000:]
+    assert 'TESTOS: done' in con
