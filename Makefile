@@ -44,8 +44,8 @@ include tests/module.mk
 include tests/fuzz/fuzz.mk
 include boot/demo.mk
 
-T_CFLAGS += $(TP_INCLUDES)
-H_CFLAGS += $(TP_INCLUDES)
+T_CFLAGS += $(TP_T_INCLUDES)
+H_CFLAGS += $(TP_H_INCLUDES)
 
 # mod_rules(mod): lib<mod>.a for both flavours. <mod>_SRCS go into both
 # programs; <mod>_HOST_SRCS only into the host tool (publisher, CLI verbs).
@@ -61,11 +61,11 @@ $(B)/h/lib$(1).a: $$(patsubst %.c,$(B)/h/%.o,$$($(1)_SRCS) $$($(1)_HOST_SRCS))
 endef
 $(foreach m,$(MODULES),$(eval $(call mod_rules,$(m))))
 
-$(B)/t/%.o: %.c | $(TP_STAMP) $(KINC)
+$(B)/t/%.o: %.c | $(TP_STAMP) $(KINC) $(TP_T_HEADERS)
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	$(Q)$(T_CC) $(T_CFLAGS) -c $< -o $@
-$(B)/h/%.o: %.c | $(TP_STAMP)
+$(B)/h/%.o: %.c | $(TP_STAMP) $(TP_H_HEADERS)
 	@mkdir -p $(@D)
 	@echo "  HOSTCC  $@"
 	$(Q)$(H_CC) $(H_CFLAGS) -c $< -o $@

@@ -147,9 +147,13 @@ def main():
             f.write('# linker/budget: size limits in bytes that make check enforces.\n'
                     '# Set from measured sizes + 10% headroom by `make size-budget`;\n'
                     '# raising a line is a decision recorded in its commit.\n')
+            ceiling = 512 * 1024	# the hard limit of the issue, never raised here
             for key, val in rows:
-                f.write('%-28s %d\n' % (key, (val * 11 + 9) // 10))
-            f.write('%-28s %d\n' % ('initramfs.cpio.xz.ceiling', 512 * 1024))
+                lim = (val * 11 + 9) // 10
+                if key == 'initramfs.cpio.xz':
+                    lim = min(lim, ceiling)
+                f.write('%-28s %d\n' % (key, lim))
+            f.write('%-28s %d\n' % ('initramfs.cpio.xz.ceiling', ceiling))
         print('size: wrote %s' % a.budget)
         return
     bad = []

@@ -110,7 +110,12 @@ TP_H_LIBS := $(TP_LIBS:%=$(TP)/host/lib/lib%.a)
 # Headers our code compiles against, for both flavours.
 TP_INCLUDES := -I$(TP_SRC)/zlib -I$(TP_SRC)/mbedtls/include -I$(CURDIR)/third_party \
 	-DMBEDTLS_CONFIG_FILE='"mbedtls-config.h"' -I$(TP_SRC)/lwip/src/include \
-	-I$(CURDIR)/net/lwip-port -I$(TP_SRC)/sqlite/bld
+	-I$(CURDIR)/net/lwip-port
+# sqlite3.h comes out of each flavour's generated amalgamation.
+TP_T_INCLUDES := $(TP_INCLUDES) -I$(TP_SRC)/sqlite/bld-min
+TP_H_INCLUDES := $(TP_INCLUDES) -I$(TP_SRC)/sqlite/bld
+TP_T_HEADERS := $(TP_SRC)/sqlite/bld-min/sqlite3.c
+TP_H_HEADERS := $(TP_SRC)/sqlite/bld/sqlite3.c
 
 # Kernel UAPI headers for musl (musl-gcc searches only musl's own tree).
 $(KINC):

@@ -45,6 +45,7 @@ UCERNVM = {	# quoted from ucernvm-reference.md section 7 (not measured here)
               'dropbear, cvmfs2 + every kernel module (size not recorded)',
     'kernel': '4.14.232 (size not recorded)',
 }
+RTT_MS = 20	# the simulated WAN round trip of the RTT rows
 PEERS = (('bench_publish.py', ['--random-mib', '64']), ('bench_mount.py', ['--small']),
          ('bench_mkfs.py', []))
 
@@ -186,11 +187,58 @@ def parse_console(con):
     return out
 
 
-def boot_streamed(d, tag, disk, name):
+class LatencyProxy:
+    """TCP relay on 127.0.0.1 to port that holds every chunk the client sends
+    for rtt seconds before passing it on: each HTTP request then costs one
+    round trip, as over a WAN (only the guest's connections go through it)."""
+
+    def __init__(self, port, rtt):
+        import socket
+        import threading
+        self.port, self.rtt = port, rtt
+        self.ls = socket.socket()
+        self.ls.bind(('127.0.0.1', 0))
+        self.ls.listen(64)
+        self.listen_port = self.ls.getsockname()[1]
+        self.threading, self.socket = threading, socket
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _pipe(self, a, b, delay):
+        try:
+            while True:
+                data = a.recv(65536)
+                if not data:
+                    break
+                if delay:
+                    time.sleep(delay)
+                b.sendall(data)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(self.socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.ls.accept()
+            except OSError:
+                return
+            s = self.socket.create_connection(('127.0.0.1', self.port))
+            self.threading.Thread(target=self._pipe, args=(c, s, self.rtt), daemon=True).start()
+            self.threading.Thread(target=self._pipe, args=(s, c, 0), daemon=True).start()
+
+    def close(self):
+        self.ls.close()
+
+
+def boot_streamed(d, tag, disk, name, port=None):
     logp = os.path.join(d.dir, 'bench-%s.log' % name)
     if os.path.exists(logp):
         os.unlink(logp)
-    vm = d.vm(tag, disk, logp)
+    vm = d.vm(tag, disk, logp, port=port)
     demo.serial_socket(vm, os.path.join(d.dir, 'serial-bench.sock'))
     n0 = len(d.web.access_log())
     with vm:
@@ -251,7 +299,9 @@ def repo_object_bytes(d):
 def boots(d, runs):
     img, xz = ext4_image(d)
     xz_rel = os.path.relpath(xz, d.srv)
-    scen = {k: [] for k in ('cold', 'cold+profile', 'warm', 'local ext4', 'download+boot')}
+    scen = {k: [] for k in ('cold', 'cold+profile', 'warm', 'local ext4', 'download+boot',
+                            'cold, RTT %d ms' % RTT_MS, 'cold+profile, RTT %d ms' % RTT_MS)}
+    lat = LatencyProxy(d.web.port, RTT_MS / 1000.0)
     for i in range(runs):
         demo.log('boot round %d/%d' % (i + 1, runs))
         disk = d.new_disk('bench-scratch.img')
@@ -262,8 +312,16 @@ def boots(d, runs):
         os.unlink(disk)
         scen['local ext4'].append(boot_local(d, img, 'local-%d' % i))
         scen['download+boot'].append(boot_download(d, xz_rel, 'dl-%d' % i))
+        disk = d.new_disk('bench-scratch.img')
+        scen['cold, RTT %d ms' % RTT_MS].append(
+            boot_streamed(d, demo.TAG, disk, 'cold-rtt-%d' % i, port=lat.listen_port))
+        disk = d.new_disk('bench-scratch.img')
+        scen['cold+profile, RTT %d ms' % RTT_MS].append(
+            boot_streamed(d, demo.TAG_PROFILED, disk, 'prof-rtt-%d' % i, port=lat.listen_port))
+        os.unlink(disk)
         for k, v in scen.items():
-            demo.log('  %-14s init %s  login %s' % (k, v[-1].get('init_s'), v[-1].get('login_s')))
+            demo.log('  %-24s init %s  login %s' % (k, v[-1].get('init_s'), v[-1].get('login_s')))
+    lat.close()
     return scen, img, xz
 
 
@@ -280,10 +338,10 @@ def report_boots(d, scen, img, xz):
     ref = res['local ext4']
     print('\n== 2. boot time, Debian 12 minbase + systemd, QEMU/TCG microvm, 1 GiB RAM, '
           'from QEMU start ==')
-    print('%-16s %-24s %-8s %-24s %-8s' % ('boot', 'to the OS init', 'vs ext4', 'to login prompt',
+    print('%-24s %-24s %-8s %-24s %-8s' % ('boot', 'to the OS init', 'vs ext4', 'to login prompt',
                                           'vs ext4'))
     for k, r in res.items():
-        print('%-16s %-24s %-8s %-24s %-8s' % (k, fmt(r['to_init_s']), ratio(r['to_init_s'],
+        print('%-24s %-24s %-8s %-24s %-8s' % (k, fmt(r['to_init_s']), ratio(r['to_init_s'],
                                                ref['to_init_s']), fmt(r['to_login_s']),
                                                ratio(r['to_login_s'], ref['to_login_s'])))
     if res['download+boot'].get('fetch_unpack_s'):
@@ -305,14 +363,14 @@ def report_boots(d, scen, img, xz):
     print('\n== 3. HTTP requests and bytes served by nginx (body bytes) ==')
     print('published: repository objects %.1f MiB (compressed); tree %.1f MiB of file '
           'content; xz ext4 image %.1f MiB' % (mib(objs), mib(tree), mib(os.path.getsize(xz))))
-    print('%-14s %-20s %-30s %-20s %-30s' % ('boot', 'requests to init', 'MiB to init (% objs)',
+    print('%-24s %-20s %-30s %-20s %-30s' % ('boot', 'requests to init', 'MiB to init (% objs)',
                                              'requests to login', 'MiB to login (% objs)'))
-    for k in ('cold', 'cold+profile', 'warm'):
+    for k in [k for k in res if k.startswith(('cold', 'warm'))]:
         r = res[k]
         if 'bytes_login' not in r:
             continue
         bi, bl = r.get('bytes_init'), r['bytes_login']
-        print('%-14s %-20s %-30s %-20s %-30s' % (
+        print('%-24s %-20s %-30s %-20s %-30s' % (
             k, fmt(r.get('reqs_init'), '', 0),
             '%s (%.1f%%)' % (fmt({x: mib(y) if x != 'runs' else y for x, y in bi.items()}, '',
                                  1), 100.0 * bi['median'] / objs) if bi else 'n/a',
@@ -442,7 +500,19 @@ def main():
     ap.add_argument('--runs', type=int, default=3)
     ap.add_argument('--json', default=None)
     ap.add_argument('--no-peers', action='store_true')
+    ap.add_argument('--sizes-only', action='store_true',
+                    help='only section 1 (updates its entry in --json)')
     a = ap.parse_args()
+    if a.sizes_only:
+        out = {}
+        if a.json and os.path.exists(a.json):
+            with open(a.json) as f:
+                out = json.load(f)
+        out['sizes'] = sizes(os.path.abspath(a.build))
+        if a.json:
+            with open(a.json, 'w') as f:
+                json.dump(out, f, indent=1, default=str)
+        return 0
     t0 = time.monotonic()
     d = demo.Demo(a.build, a.dir or os.path.join(a.build, 'demo'))
     out = {'runs': a.runs, 'date': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),

@@ -220,11 +220,12 @@ class Demo:
             f.truncate(size)
         return p
 
-    def vm(self, tag, disk, log_path, mem=1024):
+    def vm(self, tag, disk, log_path, mem=1024, port=None):
+        """port: where the guestfwd leads (default nginx's)."""
         if os.path.exists(log_path):
             os.unlink(log_path)	# watch() must not see an old run's console
         return qemu.VM(self.initrd(tag), append=APPEND, log=log_path, mem=mem,
-                       net_args=qemu.user_net([(GUEST_REPO_IP, 80, self.web.port)]),
+                       net_args=qemu.user_net([(GUEST_REPO_IP, 80, port or self.web.port)]),
                        extra=qemu.disk_args(disk))
 
 

@@ -71,7 +71,7 @@ def test_two_clean_builds_are_identical(tmp_path):
         shutil.copy2(os.path.join(ROOT, f), src / f, follow_symlinks=False)
     tp = src / 'build' / 'third_party' / 'src'
     shutil.copytree(os.path.join(BUILD, 'third_party', 'src'), tp, symlinks=True,
-                    ignore=shutil.ignore_patterns('bld'))
+                    ignore=shutil.ignore_patterns('bld', 'bld-min', '*.opts', '.lock'))
     env = dict(os.environ, SOURCE_DATE_EPOCH=os.environ.get('SOURCE_DATE_EPOCH') or
                source_date_epoch())
     r = subprocess.run(['make', '-j2', 'build/init', 'build/initramfs.cpio.xz'], cwd=src,

@@ -16,6 +16,8 @@ other requests are relayed honestly):
     stall    send the head and the first 100 bytes, then nothing (the
              connection stays open until the client gives up or stop())
     corrupt  the whole response with one byte of the body flipped
+    swap     a well-formed zlib stream of other content, with status 200
+             (only the object hash can tell)
     trickle  the body one byte every 0.2 s
     404, 500, 429   that status with a short text body
 
@@ -26,8 +28,9 @@ import socket
 import threading
 import time
 import urllib.parse
+import zlib
 
-MODES = ('pass', 'drop', 'stall', 'corrupt', 'trickle', '404', '500', '429')
+MODES = ('pass', 'drop', 'stall', 'corrupt', 'swap', 'trickle', '404', '500', '429')
 REASONS = {200: 'OK', 404: 'Not Found', 429: 'Too Many Requests', 500: 'Internal Server Error'}
 
 
@@ -167,6 +170,10 @@ class FaultProxy:
             status, REASONS.get(status, 'Status').encode(), len(body))
         if mode == 'pass' or status != 200 or not body:
             c.sendall(head + body)
+            return True
+        if mode == 'swap':
+            other = zlib.compress(b'not the object that was asked for\n' * 8)
+            c.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n' % len(other) + other)
             return True
         if mode == 'corrupt':
             i = len(body) // 2
