@@ -55,16 +55,20 @@ class VM:
     machine is microvm with PCIe (virtio-pci devices, as on real clouds)."""
 
     def __init__(self, initrd, append='', kernel=None, machine='microvm,pcie=on', mem=512,
-                 net_args=None, extra=(), log=None):
+                 net_args=None, extra=(), log=None, media=None):
+        """media: boot from these drive args (an image) instead of -kernel/-initrd."""
         self.log = log
         cmdline = 'console=ttyS0 panic=-1 ' + append
         if machine.startswith('microvm'):
             # microvm hangs calibrating the TSC under TCG without this.
             cmdline = 'tsc_early_khz=2000000 ' + cmdline
         self.argv = ['qemu-system-x86_64', '-M', machine, '-accel', 'tcg', '-m', str(mem),
-                     '-nographic', '-no-reboot', '-serial', 'file:' + log,
-                     '-monitor', 'none', '-kernel', kernel or kernel_path(),
-                     '-initrd', initrd, '-append', cmdline.strip()]
+                     '-nographic', '-no-reboot', '-serial', 'file:' + log, '-monitor', 'none']
+        if media:
+            self.argv += list(media)
+        else:
+            self.argv += ['-kernel', kernel or kernel_path(), '-initrd', initrd,
+                          '-append', cmdline.strip()]
         self.argv += net_args if net_args else ['-nic', 'none']
         self.argv += list(extra)
         self.proc = None

@@ -137,17 +137,10 @@ def test_iso_image(env, tmp_path, how):
             'ide-cd,drive=boot,bootindex=0' if how == 'cdrom' else
             'virtio-blk-pci,drive=boot,bootindex=0']
     log = str(tmp_path / ('iso-%s.log' % how))
-    argv = ['qemu-system-x86_64', '-M', 'pc', '-accel', 'tcg', '-m', '512', '-nographic',
-            '-no-reboot', '-serial', 'file:' + log, '-monitor', 'none'] + boot + \
-        env.net_args() + qemu.disk_args(blank(tmp_path, 'iso-%s.img' % how), idx=2)
-    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
-    try:
-        p.wait(BOOT_S)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+    with qemu.VM(None, log=log, machine='pc', media=boot, net_args=env.net_args(),
+                 extra=qemu.disk_args(blank(tmp_path, 'iso-%s.img' % how), idx=2)) as vm:
+        took = vm.wait_exit(BOOT_S)
+    assert took is not None, 'no power-off within %d s' % BOOT_S
     con = open(log, errors='replace').read()
     assert 'TESTOS: overlay-over-fuse ok' in con and 'TESTOS: done' in con, con[-3000:]
 
