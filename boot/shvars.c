@@ -12,8 +12,12 @@ static int is_name(char c, int first)
 	       (!first && c >= '0' && c <= '9');
 }
 
+/* v->buf holds NAME\0value\0 pairs: a NUL inside a value would put every
+ * later lookup out of step, so a file carrying one is refused. */
 static int put(struct boot_shvars *v, char c)
 {
+	if (c == '\0')
+		return -EBADMSG;
 	if (v->len >= v->cap)
 		return -ENOSPC;
 	v->buf[v->len++] = c;
@@ -21,7 +25,7 @@ static int put(struct boot_shvars *v, char c)
 }
 
 /* Parses one word at *i into v (NUL-terminated). Returns 0, -EBADMSG for an
- * unterminated quote, or -ENOSPC. */
+ * unterminated quote or a NUL byte, or -ENOSPC. */
 static int word(struct boot_shvars *v, const char *t, size_t len, size_t *i)
 {
 	size_t p = *i;
@@ -61,7 +65,11 @@ static int word(struct boot_shvars *v, const char *t, size_t len, size_t *i)
 		}
 	}
 	*i = p;
-	return rc ? rc : put(v, '\0');
+	if (rc == 0 && v->len >= v->cap)
+		rc = -ENOSPC;
+	if (rc == 0)
+		v->buf[v->len++] = '\0';
+	return rc;
 }
 
 /* see context.h */

@@ -27,12 +27,7 @@ RUNS_DEFAULT = 20000
 MAX_SECONDS = 8        # backstop for a slow machine; RUNS normally ends it first
 
 # name -> (reproducer under tests/fuzz/crashes/, what is wrong)
-KNOWN_CRASHES = {
-    'shvars': ('shvars/nul-in-value',
-               'boot/shvars.c word() stores a NUL byte of a value ("AJ=J\\x01\\x00"), so '
-               'the NAME\\0value\\0 pairs go out of step and boot_context_one_net '
-               '(boot/context.c:329) / boot_shvars_get read past v->buf + v->len'),
-}
+KNOWN_CRASHES = {}
 
 
 def targets():

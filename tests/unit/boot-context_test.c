@@ -230,6 +230,13 @@ static void shvars_as_data(void **state)
 	assert_string_equal(boot_shvars_get(&v, "A"), "1");
 	assert_null(boot_shvars_get(&v, "B"));
 	assert_int_equal(boot_shvars_parse(&small, data, n), -ENOSPC);
+	/* A NUL byte in a value (the fuzzer's find, tests/fuzz/corpus/shvars/
+	 * nul-in-value) would put the NAME\0value\0 pairs out of step. */
+	assert_int_equal(boot_shvars_parse(&v, "A=1\nAJ=J\x01\x00", 10), -EBADMSG);
+	assert_string_equal(boot_shvars_get(&v, "A"), "1");
+	assert_null(boot_shvars_get(&v, "AJ"));
+	assert_int_equal(boot_shvars_parse(&v, "B=\"\\\0\"", 6), -EBADMSG);
+	assert_null(boot_shvars_get(&v, "B"));
 }
 
 /* ---- sources: local directories ---- */
