@@ -123,31 +123,9 @@ def test_unreachable_repository(env, tmp_path):
     print('unreachable repository: powered off after %.1f s' % took)
 
 
-@pytest.mark.parametrize('how', ['cdrom', 'disk'])
-def test_iso_image(env, tmp_path, how):
-    """The hybrid ISO (isolinux) boots as a CD and as a hard disk (-M pc)."""
-    cfgdir = tmp_path / 'img'
-    cfgdir.mkdir()
-    iso = str(tmp_path / 'cvmboot.iso')
-    subprocess.run([os.path.join(BUILD, 'cvmboot'), 'mkimage', '--kernel', qemu.kernel_path(),
-                    '--initrd', env.initrd(), '--cmdline', 'console=ttyS0 quiet panic=-1',
-                    '--iso', iso], check=True, capture_output=True)
-    # bootindex: SeaBIOS would otherwise try the blank scratch disk first.
-    boot = ['-drive', 'file=%s,if=none,id=boot,format=raw,readonly=on' % iso, '-device',
-            'ide-cd,drive=boot,bootindex=0' if how == 'cdrom' else
-            'virtio-blk-pci,drive=boot,bootindex=0']
-    log = str(tmp_path / ('iso-%s.log' % how))
-    with qemu.VM(None, log=log, machine='pc', media=boot, net_args=env.net_args(),
-                 extra=qemu.disk_args(blank(tmp_path, 'iso-%s.img' % how), idx=2)) as vm:
-        took = vm.wait_exit(BOOT_S)
-    assert took is not None, 'no power-off within %d s' % BOOT_S
-    con = open(log, errors='replace').read()
-    assert 'TESTOS: overlay-over-fuse ok' in con and 'TESTOS: done' in con, con[-3000:]
-
-
 def generic_kernel():
     """Debian's generic kernel and its module archive (built by make check):
-    the cloud kernel has neither e1000 nor AHCI."""
+    the image's kernel, with the e1000 and AHCI drivers the cloud kernel lacks."""
     mods = sorted(f for f in os.listdir(BUILD) if f.startswith('modules-') and
                   f.endswith('.cpio.xz') and 'cloud' not in f)
     assert mods, 'make check builds build/modules-GENERIC.cpio.xz; install linux-image-amd64'
@@ -155,22 +133,45 @@ def generic_kernel():
     return '/boot/vmlinuz-' + kver, os.path.join(BUILD, mods[-1])
 
 
-def test_e1000_and_ahci(env, tmp_path):
-    """The same initramfs on QEMU's non-virtio defaults: an e1000 NIC and an
-    AHCI scratch disk (-M pc), with Debian's generic kernel."""
+@pytest.fixture(scope='module')
+def iso(env, tmp_path_factory):
+    """The image as `make image` builds it: the generic kernel, the core
+    initramfs, its modules and a config archive naming our repository."""
     kernel, mods = generic_kernel()
-    initrd = str(tmp_path / 'initrd-generic.img')
-    with open(initrd, 'wb') as o:
-        for p in (os.path.join(BUILD, 'initramfs.cpio.xz'), mods):
-            o.write(open(p, 'rb').read())
+    d = tmp_path_factory.mktemp('iso')
+    cfg = str(d / 'config.cpio')
+    with open(cfg, 'wb') as o:	# the config archive is what env.initrd() appends
         o.write(open(env.initrd(), 'rb').read()[os.path.getsize(
-            os.path.join(BUILD, 'initrd.img')):])	# the config archive only
-    con, took = run_vm(tmp_path, 'e1000-ahci', initrd, env.net_args(model='e1000'),
-                       qemu.disk_args(blank(tmp_path, 'ahci.img'), bus='ahci'),
-                       machine='pc', kernel=kernel)
-    assert 'TESTOS: overlay-over-fuse ok' in con, con[-4000:]
-    assert re.search(r'disk: made /dev/sda1 on sda', con), con[-3000:]
-    print('e1000 + AHCI boot: %.1f s' % took)
+            os.path.join(BUILD, 'initrd.img')):])
+    path = str(d / 'cvmboot.iso')
+    subprocess.run([os.path.join(BUILD, 'cvmboot'), 'mkimage', '--kernel', kernel,
+                    '--initrd', os.path.join(BUILD, 'initramfs.cpio.xz'), '--initrd', mods,
+                    '--initrd', cfg, '--cmdline', 'console=ttyS0 quiet panic=-1',
+                    '--iso', path], check=True, capture_output=True)
+    return path
+
+
+@pytest.mark.parametrize('how', ['cdrom', 'disk', 'e1000-ahci'])
+def test_iso_image(env, iso, tmp_path, how):
+    """The hybrid ISO (isolinux) boots as a CD and as a hard disk (-M pc), and
+    on QEMU's non-virtio defaults: an e1000 NIC and an AHCI scratch disk."""
+    # bootindex: SeaBIOS would otherwise try the blank scratch disk first.
+    boot = ['-drive', 'file=%s,if=none,id=boot,format=raw,readonly=on' % iso, '-device',
+            'virtio-blk-pci,drive=boot,bootindex=0' if how == 'disk' else
+            'ide-cd,drive=boot,bootindex=0']
+    bus, model = ('ahci', 'e1000') if how == 'e1000-ahci' else ('virtio', 'virtio-net-pci')
+    log = str(tmp_path / ('iso-%s.log' % how))
+    with qemu.VM(None, log=log, machine='pc', media=boot, net_args=env.net_args(model=model),
+                 extra=qemu.disk_args(blank(tmp_path, 'iso-%s.img' % how), bus=bus,
+                                      idx=2)) as vm:
+        took = vm.wait_exit(BOOT_S)
+    con = open(log, errors='replace').read()
+    assert took is not None, 'no power-off within %d s:\n%s' % (BOOT_S, con[-3000:])
+    assert 'TESTOS: overlay-over-fuse ok' in con and 'TESTOS: done' in con, con[-3000:]
+    if how == 'e1000-ahci':	# the only NIC and the only disk: their drivers worked
+        assert re.search(r'disk: made /dev/sda1 on sda', con), con[-3000:]
+        assert re.search(r'net: eth0 10\.0\.2\.15/24', con), con[-3000:]
+    print('ISO %s: power-off after %.1f s' % (how, took))
 
 
 def test_nvme_scratch(env, tmp_path):

@@ -49,6 +49,12 @@ def test_first_and_second_boot(env, tmp_path):
     assert 'TESTOS: overlay-over-fuse ok' in con, con[-4000:]
     assert 'TESTOS: boot 1' in con and 'TESTOS: done' in con, con[-4000:]
     assert 'first boot' in con
+    # The address from QEMU's DHCP, and the root catalog fetched through the
+    # guestfwd rule: its hash is the one the published manifest names.
+    assert re.search(r'cvmboot: net: eth0 10\.0\.2\.15/24 ', con), con[-3000:]
+    manifest = open(os.path.join(env.repo, '.cvmfspublished'), 'rb').read()
+    root_hash = manifest.split(b'\n', 1)[0][1:].decode()
+    assert 'cvmfs: mounted %s ' % root_hash in con, (root_hash, con[-3000:])
     first_reqs = len(env.web.access_log()) - nreq0
     print('first boot: %.1f s, %d requests; stages %s' % (took, first_reqs, stage_times(con)))
 
@@ -62,3 +68,10 @@ def test_first_and_second_boot(env, tmp_path):
     print('second boot: %.1f s, %d requests; stages %s' % (took2, second_reqs,
                                                             stage_times(con2)))
     assert second_reqs < first_reqs / 2, (first_reqs, second_reqs)
+
+    # The disk grew between boots: the partition and the file system follow.
+    with open(disk, 'r+b') as f:
+        f.truncate(2 << 30)
+    con3, _ = boot(env, tmp_path, disk, 'third')
+    assert re.search(r'cvmboot: disk: grew to 20\d\d MiB', con3), con3[-3000:]
+    assert 'TESTOS: boot 3' in con3, con3[-3000:]
