@@ -10,7 +10,7 @@ import shutil
 APPLETS = ('sh', 'ash', 'mount', 'umount', 'cat', 'echo', 'mkdir', 'sync', 'poweroff',
            'ls', 'grep', 'awk', 'sed', 'head', 'tail', 'rm', 'cp', 'mv', 'ln', 'sleep',
            'stat', 'wc', 'tr', 'cut', 'find', 'getfattr', 'id', 'hostname', 'ip',
-           'ifconfig', 'true', 'false', 'test', 'date', 'uname', 'dmesg', 'touch')
+           'ifconfig', 'true', 'false', 'test', 'date', 'uname', 'dmesg', 'touch', 'md5sum')
 
 INIT = r'''#!/bin/sh
 export PATH=/bin:/sbin:/usr/bin
@@ -32,6 +32,14 @@ for w in $(cat /proc/cmdline); do
     testos.edit) echo local-etc > /etc/testos-local; echo local-usr > /usr/share/testos/file
                  echo "TESTOS: edited /etc and /usr" ;;
     testos.unpin) rm -f /mnt/.rw/aux/cvmfs_snapshot && echo "TESTOS: unpinned" ;;
+    testos.netloss)
+        # The test stops every server when it sees this line.
+        echo "TESTOS: waiting for the network to go"
+        sleep 8
+        ls / > /dev/null && echo "TESTOS: ls / ok"
+        echo "TESTOS: pinned=$(md5sum < /usr/share/testos/pinned | cut -c1-32)"
+        cat /usr/share/testos/unpinned > /dev/null 2>&1 || echo "TESTOS: unpinned unreadable"
+        ifconfig eth0 down && ifconfig eth0 up && echo "TESTOS: network restarted" ;;
     esac
 done
 sync
