@@ -41,6 +41,7 @@ struct boot_ctx {
 	int console_fd;				/* -1 until opened */
 	struct boot_timing timing[BOOT_STAGES_MAX];
 	size_t ntiming;
+	char cmdline[4096];			/* /proc/cmdline, read once (config) */
 	struct boot_cfg cfg;			/* command line + user-data */
 	struct boot_cfg_defaults defaults;	/* build-time, from BOOT_DEFAULTS_FILE */
 	char defaults_buf[BOOT_DEFAULTS_MAX];	/* the strings defaults point into */

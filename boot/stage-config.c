@@ -8,7 +8,6 @@
 
 #include "boot/boot.h"
 
-#define CMDLINE_MAX 4096
 
 /* see boot.h */
 void boot_log_cb(void *arg, const char *msg)
@@ -18,18 +17,13 @@ void boot_log_cb(void *arg, const char *msg)
 	boot_log(ctx, ctx->stage ? ctx->stage : "boot", "%s", msg);
 }
 
-static ssize_t read_small(const char *path, char *buf, size_t cap)
+/* Reads path into buf (NUL-terminated); returns the length or -errno. */
+static long read_small(const char *path, char *buf, size_t cap)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n, len = 0;
+	long n = boot_file_read(AT_FDCWD, path, buf, cap - 1);
 
-	if (fd < 0)
-		return -errno;
-	while (len < (ssize_t)cap - 1 && (n = read(fd, buf + len, cap - 1 - (size_t)len)) > 0)
-		len += n;
-	close(fd);
-	buf[len] = '\0';
-	return len;
+	buf[n > 0 ? n : 0] = '\0';
+	return n;
 }
 
 /* BOOT_DEFAULTS_FILE: "key=value" lines (repo_url, repo_name, repo_key,
@@ -71,15 +65,14 @@ static void load_defaults(struct boot_ctx *ctx)
 /* see boot.h */
 int boot_stage_config(struct boot_ctx *ctx)
 {
-	char line[CMDLINE_MAX];
-	ssize_t n;
+	long n;
 
 	load_defaults(ctx);
 	boot_cfg_init(&ctx->cfg);
-	n = read_small("/proc/cmdline", line, sizeof(line));
+	n = read_small("/proc/cmdline", ctx->cmdline, sizeof(ctx->cmdline));
 	if (n < 0)
 		return (int)n;
-	boot_cfg_cmdline_parse(&ctx->cfg, line, (size_t)n, boot_log_cb, ctx);
+	boot_cfg_cmdline_parse(&ctx->cfg, ctx->cmdline, (size_t)n, boot_log_cb, ctx);
 	boot_log(ctx, "config", "repository default %s at %s", ctx->defaults.repo_name,
 		 ctx->defaults.repo_url);
 	return 0;

@@ -130,21 +130,15 @@ int boot_stage_handover(struct boot_ctx *ctx)
 	static const char *const moves[] = { "/dev", "/proc", "/sys", NULL };
 	struct aufs_switch_cfg sw = { BOOT_ROOT, moves, NULL, 0 };
 	struct aufs_switch_stats st;
-	char cmdline[4096], init[BOOT_CFG_PATH_MAX];
-	ssize_t n;
-	int fd, rc;
+	char init[BOOT_CFG_PATH_MAX];
+	int rc;
 
 	inject(ctx);
 	write_pids(ctx);
 	if (aufs_initramfs_prepare(BOOT_ROOT "/run", NULL) < 0)
 		boot_log(ctx, "hand-over", "no /run/initramfs: shutdown will not unwind the stack");
 	bootstrap(ctx);
-	fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
-	n = fd >= 0 ? read(fd, cmdline, sizeof(cmdline) - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	cmdline[n > 0 ? n : 0] = '\0';
-	if ((rc = aufs_init_path(cmdline, init, sizeof(init))) < 0)
+	if ((rc = aufs_init_path(ctx->cmdline, init, sizeof(init))) < 0)
 		return rc;
 	boot_log_timing(ctx);
 	boot_log(ctx, "hand-over", "exec %s", init);

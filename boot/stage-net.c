@@ -1,26 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /* boot/stage-net.c: the net stage: DHCP or static configuration (net/). */
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "boot/boot.h"
 
 /* The kernel's ip= value, if the command line has one (into buf). */
-static const char *ip_arg(char *buf, size_t cap)
+static const char *ip_arg(const char *cmdline, char *buf, size_t cap)
 {
-	char line[4096], *w, *save = NULL;
-	int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read(fd, line, sizeof(line) - 1) : -1;
+	const char *p;
 
-	if (fd >= 0)
-		close(fd);
-	line[n > 0 ? n : 0] = '\0';
-	for (w = strtok_r(line, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save))
-		if (strncmp(w, "ip=", 3) == 0) {
-			snprintf(buf, cap, "%s", w + 3);
+	for (p = cmdline; (p = strstr(p, "ip=")); p += 3)
+		if (p == cmdline || p[-1] == ' ') {
+			snprintf(buf, cap, "%.*s", (int)strcspn(p + 3, " \t\n"), p + 3);
 			return buf;
 		}
 	return NULL;
@@ -54,7 +47,7 @@ int boot_stage_net(struct boot_ctx *ctx)
 	int rc;
 
 	memset(&nc, 0, sizeof(nc));
-	nc.ip_arg = ip_arg(ip, sizeof(ip));
+	nc.ip_arg = ip_arg(ctx->cmdline, ip, sizeof(ip));
 	ctx->ndrives = boot_drives_mount(ctx, ctx->drive_fds);
 	nc.ctx = kv;
 	nc.nctx = one_context(ctx, &v, kv);
