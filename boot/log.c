@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <link.h>
 
@@ -84,6 +85,12 @@ void boot_log_timing(struct boot_ctx *ctx)
 			 (unsigned long long)t->start_ms, (unsigned long long)(end - t->start_ms));
 	}
 	boot_log(ctx, "timing", "%-12s %5llu ms", "total", (unsigned long long)boot_now_ms());
+	{
+		struct rusage ru;
+
+		if (getrusage(RUSAGE_SELF, &ru) == 0)	/* PID 1's peak memory so far */
+			boot_log(ctx, "timing", "%-12s %5ld kB", "vmhwm", ru.ru_maxrss);
+	}
 }
 
 /* The static binary's own ELF header is mapped; walk its PT_NOTE segments

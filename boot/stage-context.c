@@ -40,8 +40,9 @@ size_t boot_drives_mount(struct boot_ctx *ctx, int *fds)
 		snprintf(dir, sizeof(dir), CTX_MNT "/%zu", n);
 		mkdir(dir, 0755);
 		for (t = 0; t < BOOT_LEN(types); t++) {
-			if (mount(dev, dir, types[t], MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-				  NULL) < 0)
+			/* MS_SILENT: most devices are neither; no kernel complaint. */
+			if (mount(dev, dir, types[t], MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC |
+				  MS_SILENT, NULL) < 0)
 				continue;
 			fds[n] = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 			if (fds[n] >= 0) {

@@ -11,7 +11,8 @@ never asserts; also writes JSON).
      of the same scratch disk); against the same tree on a local ext4 disk
      image (same kernel, a 5-line busybox initramfs that loads virtio and
      switch_roots), and against downloading the xz'd ext4 image from the same
-     nginx over loopback, decompressing it and booting it;
+     nginx over loopback, decompressing it and booting it; the two cold boots
+     again through a relay adding a 20 ms round trip per request (RTT rows);
   3. bytes and HTTP requests served by nginx before the OS's init and before
      the login prompt, as a fraction of the repository's objects and of the tree;
   4. cvmfs-lite (host `cvmboot mount` of the same repository): warm metadata

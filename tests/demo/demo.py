@@ -38,21 +38,22 @@ PASSWORD = 'cvmboot'
 TAG = 'bookworm'
 TAG_PROFILED = 'bookworm-profiled'
 PROFILE = '.cvmboot_profile'
-OS_INIT_MARK = 'Welcome to '		# systemd's first console line ("Welcome to Debian ...", colored): the OS's init runs
+OS_INIT_MARK = 'Welcome to '	# systemd's first console line: the OS's init runs
 LOGIN_MARK = 'login:'			# serial-getty@ttyS0: multi-user reached
 BOOT_TIMEOUT = 600
 APPEND = 'loglevel=4'
 
-REPORT_UNIT = '''[Unit]
-Description=cvmboot demo: peak memory of the cvmfs-lite daemon
-ConditionPathExists=/.cvmfs_pids
-After=getty.target systemd-user-sessions.service
-[Service]
-Type=oneshot
-ExecStart=/bin/sh -c 'p=$(cat /.cvmfs_pids); echo "cvmboot-demo: cvmfs-lite daemon pid $p $(grep -h VmHWM /proc/$p/status | tr -s "\\t " " ")" > /dev/console'
-[Install]
-WantedBy=multi-user.target
-'''
+REPORT_UNIT = ('[Unit]\n'
+               'Description=cvmboot demo: peak memory of the cvmfs-lite daemon\n'
+               'ConditionPathExists=/.cvmfs_pids\n'
+               'After=getty.target systemd-user-sessions.service\n'
+               '[Service]\n'
+               'Type=oneshot\n'
+               'ExecStart=/bin/sh -c \'p=$(cat /.cvmfs_pids); echo "cvmboot-demo: cvmfs-lite '
+               'daemon pid $p $(grep -h VmHWM /proc/$p/status | tr -s "\\t " " ")" '
+               '> /dev/console\'\n'
+               '[Install]\n'
+               'WantedBy=multi-user.target\n')
 
 
 def log(msg):
