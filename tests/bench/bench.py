@@ -77,17 +77,29 @@ def mib(n):
 
 
 # ---------------------------------------------------------------- 1. sizes
+def image_kernel(build):
+    """The kernel and module archive `make image` puts in the ISO: Debian's
+    generic kernel when installed (boot/image.mk IMAGE_KVER), else the cloud one."""
+    mods = sorted(f for f in os.listdir(build) if f.startswith('modules-') and
+                  f.endswith('.cpio.xz'))
+    generic = [f for f in mods if 'cloud' not in f]
+    m = (generic or mods or ['modules-?.cpio.xz'])[-1]
+    kver = m[len('modules-'):-len('.cpio.xz')]
+    return '/boot/vmlinuz-' + kver, os.path.join(build, m)
+
+
 def sizes(build):
-    k = qemu.kernel_path()
+    k, mods = image_kernel(build)
+    core = os.path.join(build, 'initramfs.cpio.xz')
     out = {}
     for name, p in (('ISO (cvmboot.iso)', os.path.join(build, 'cvmboot.iso')),
                     ('kernel (%s)' % os.path.basename(k), k),
-                    ('initrd.img (core + modules, xz)', os.path.join(build, 'initrd.img')),
-                    ('  core initramfs (initramfs.cpio.xz)',
-                     os.path.join(build, 'initramfs.cpio.xz')),
-                    ('  modules (modules.cpio.xz)', os.path.join(build, 'modules.cpio.xz')),
+                    ('  core initramfs (initramfs.cpio.xz)', core),
+                    ('  modules (%s)' % os.path.basename(mods), mods),
                     ('init binary (static, stripped)', os.path.join(build, 'init'))):
         out[name] = os.path.getsize(p) if os.path.exists(p) else None
+    if os.path.exists(core) and os.path.exists(mods):
+        out['initrd (core + modules, xz)'] = os.path.getsize(core) + os.path.getsize(mods)
     print('\n== 1. image size (measured) next to uCernVM (quoted, not measured) ==')
     print('%-40s %12s   %s' % ('item', 'cvmboot', 'uCernVM (quoted: ucernvm-reference.md s.7)'))
     quote = {'ISO': UCERNVM['image'], 'kernel': UCERNVM['kernel'], 'initrd': UCERNVM['initrd']}
