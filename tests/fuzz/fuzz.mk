@@ -35,7 +35,7 @@ $(B)/fuzz/lib$(1).a: $$(patsubst %.c,$(B)/fuzz/obj/%.o,$$($(1)_SRCS))
 endef
 $(foreach m,$(MODULES),$(eval $(call fuzz_mod_rules,$(m))))
 
-$(B)/fuzz/obj/%.o: %.c $(TP_STAMP)
+$(B)/fuzz/obj/%.o: %.c | $(TP_STAMP) $(TP_H_HEADERS)
 	@mkdir -p $(@D)
 	@echo "  FUZZCC  $@"
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
