@@ -37,7 +37,6 @@ struct boot_timing {
 
 /* The one context of PID 1; it lives on main's stack. */
 struct boot_ctx {
-	uint64_t t0_ms;				/* CLOCK_MONOTONIC at entry */
 	int console_fd;				/* -1 until opened */
 	struct boot_timing timing[BOOT_STAGES_MAX];
 	size_t ntiming;
@@ -52,7 +51,6 @@ struct boot_ctx {
 	char *argv0;				/* main's argv[0] ('@' in the daemon) */
 	const char *stage;			/* the stage running, for callbacks */
 	struct boot_kmod kmod;			/* packed module index, for by-name loads */
-	int have_kmod;
 	int first_boot;				/* no scratch file system was found */
 	struct blk_scratch scratch;
 	int auxfd, ctxdirfd, ulogsfd;		/* on the scratch disk; -1 until open */

@@ -54,7 +54,6 @@ static int stage_drivers(struct boot_ctx *ctx)
 		boot_log(ctx, "drivers", "no module index in %s; relying on built-in drivers", dir);
 		return 0;
 	}
-	ctx->have_kmod = 1;
 	rc = boot_kmod_coldplug(&ctx->kmod, boot_now_ms() + DRIVERS_BUDGET_MS, &st);
 	boot_log(ctx, "drivers", "%u devices, %u modules loaded, %u failed, %u passes",
 		 st.devices, st.loaded, st.failed, st.passes);
@@ -102,7 +101,6 @@ int main(int argc, char **argv)
 		aufs_shutdown_main(argc, argv, NULL, NULL);
 	ctx.console_fd = ctx.auxfd = ctx.ctxdirfd = ctx.ulogsfd = -1;
 	ctx.argv0 = argv[0];
-	ctx.t0_ms = boot_now_ms();
 	net_http_client_init(&ctx.http, "cvmboot/" CVMBOOT_VERSION);
 	for (i = 0; i < BOOT_LEN(stages); i++) {
 		struct boot_timing *t = &ctx.timing[ctx.ntiming++];

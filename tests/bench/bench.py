@@ -77,19 +77,8 @@ def mib(n):
 
 
 # ---------------------------------------------------------------- 1. sizes
-def image_kernel(build):
-    """The kernel and module archive `make image` puts in the ISO: Debian's
-    generic kernel when installed (boot/image.mk IMAGE_KVER), else the cloud one."""
-    mods = sorted(f for f in os.listdir(build) if f.startswith('modules-') and
-                  f.endswith('.cpio.xz'))
-    generic = [f for f in mods if 'cloud' not in f]
-    m = (generic or mods or ['modules-?.cpio.xz'])[-1]
-    kver = m[len('modules-'):-len('.cpio.xz')]
-    return '/boot/vmlinuz-' + kver, os.path.join(build, m)
-
-
 def sizes(build):
-    k, mods = image_kernel(build)
+    k, mods = qemu.image_kernel(build)
     core = os.path.join(build, 'initramfs.cpio.xz')
     out = {}
     for name, p in (('ISO (cvmboot.iso)', os.path.join(build, 'cvmboot.iso')),

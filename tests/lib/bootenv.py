@@ -55,7 +55,7 @@ class BootEnv:
         with open(defaults, 'w') as f:
             f.write('repo_url=http://%s/cvmfs/@fqrn@\nrepo_name=%s\nrepo_tag=%s\n'
                     'repo_key=/etc/cvmboot/keys/repo.pub\n' % (GUEST_REPO_IP, FQRN, tag))
-        cpio = os.path.join(cfgdir, 'config.cpio')
+        cpio = self.config_cpio = os.path.join(cfgdir, 'config.cpio')
         run([self.tool, 'mkinitramfs', '--modules-only',
              '--file', defaults + ':etc/cvmboot/defaults',
              '--file', os.path.join(self.keys, FQRN + '.pub') + ':etc/cvmboot/keys/repo.pub',

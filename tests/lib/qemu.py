@@ -17,6 +17,18 @@ def kernel_path():
     return ks[-1]
 
 
+def image_kernel(build):
+    """The kernel and module archive `make image` uses: Debian's generic kernel
+    when installed (boot/image.mk IMAGE_KVER: smaller than the cloud kernel, and
+    it has e1000 and AHCI), else the cloud one. make check builds the archive."""
+    mods = sorted(f for f in os.listdir(build) if f.startswith('modules-') and
+                  f.endswith('.cpio.xz'))
+    generic = [f for f in mods if 'cloud' not in f]
+    assert mods, 'no %s/modules-KVER.cpio.xz: run make check' % build
+    m = (generic or mods)[-1]
+    return '/boot/vmlinuz-' + m[len('modules-'):-len('.cpio.xz')], os.path.join(build, m)
+
+
 def user_net(forwards=(), net=None, host=None, dhcpstart=None, model='virtio-net-pci'):
     """-netdev/-device args for a restricted user network.
 

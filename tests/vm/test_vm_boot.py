@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 import qemu
-from bootenv import BootEnv, FQRN
+from bootenv import BootEnv
 from conftest import BUILD
 from metadata import MetadataServer
 
@@ -76,8 +76,6 @@ def test_ec2_user_data_selects_tag(env, tmp_path):
     """User-data from an emulated EC2 metadata service (IMDSv2) picks the
     tag. slirp's network moves to 169.254.0.0/16 so that 169.254.169.254 and
     the repository (169.254.0.100) are both on-link guestfwd addresses."""
-    if not os.path.exists(os.path.join(env.repo, '.cvmfspublished')):
-        pytest.skip('needs the repository')
     ud = b'#cloud-config\n[ucernvm-begin]\ncvmfs_tag=v1\n[ucernvm-end]\n'
     with MetadataServer(tmp_path, 'ec2', user_data=ud) as md:
         net = env.net_args(forwards=[('169.254.169.254', 80, md.port),
@@ -123,26 +121,14 @@ def test_unreachable_repository(env, tmp_path):
     print('unreachable repository: powered off after %.1f s' % took)
 
 
-def generic_kernel():
-    """Debian's generic kernel and its module archive (built by make check):
-    the image's kernel, with the e1000 and AHCI drivers the cloud kernel lacks."""
-    mods = sorted(f for f in os.listdir(BUILD) if f.startswith('modules-') and
-                  f.endswith('.cpio.xz') and 'cloud' not in f)
-    assert mods, 'make check builds build/modules-GENERIC.cpio.xz; install linux-image-amd64'
-    kver = mods[-1][len('modules-'):-len('.cpio.xz')]
-    return '/boot/vmlinuz-' + kver, os.path.join(BUILD, mods[-1])
-
-
 @pytest.fixture(scope='module')
 def iso(env, tmp_path_factory):
     """The image as `make image` builds it: the generic kernel, the core
     initramfs, its modules and a config archive naming our repository."""
-    kernel, mods = generic_kernel()
+    kernel, mods = qemu.image_kernel(BUILD)
     d = tmp_path_factory.mktemp('iso')
-    cfg = str(d / 'config.cpio')
-    with open(cfg, 'wb') as o:	# the config archive is what env.initrd() appends
-        o.write(open(env.initrd(), 'rb').read()[os.path.getsize(
-            os.path.join(BUILD, 'initrd.img')):])
+    env.initrd()
+    cfg = env.config_cpio
     path = str(d / 'cvmboot.iso')
     subprocess.run([os.path.join(BUILD, 'cvmboot'), 'mkimage', '--kernel', kernel,
                     '--initrd', os.path.join(BUILD, 'initramfs.cpio.xz'), '--initrd', mods,
