@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* cvmfs-lite/pub-content.c: file contents to objects: content-defined chunks, zlib, hash, store; a thread pool. */
+/* cvmfs-pub/content.c: file contents to objects: content-defined chunks, zlib, hash, store; a thread pool. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "cvmfs-lite/pub.h"
+#include "cvmfs-pub/internal.h"
 
 #define PUB_READ_BUF (1u << 20)
 /* Upstream's xor32 detector (ingestion/chunk_detector.cc): a rolling
@@ -393,7 +393,7 @@ static int chunk_jobs(struct cvmfs_pub_tree *t, struct job **out, size_t *n)
 	return 0;
 }
 
-/* see pub.h */
+/* see internal.h */
 int cvmfs_pub_content_run(struct cvmfs_pub_tree *t, struct cvmfs_pub_store *s)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);

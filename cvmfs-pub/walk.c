@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* cvmfs-lite/pub-walk.c: reads the source tree into nodes, catalogs and contents; rejects what the format cannot hold. */
+/* cvmfs-pub/walk.c: reads the source tree into nodes, catalogs and contents; rejects what the format cannot hold. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +11,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "cvmfs-lite/pub.h"
+#include "cvmfs-pub/internal.h"
 
 static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 {
@@ -528,7 +528,7 @@ static int group_hardlinks(struct cvmfs_pub_tree *t, uint32_t *gid, size_t ncat)
 	return 0;
 }
 
-/* see pub.h */
+/* see internal.h */
 int cvmfs_pub_walk(struct cvmfs_pub_tree *t)
 {
 	struct ino_map m = { 0 };
@@ -564,7 +564,7 @@ int cvmfs_pub_walk(struct cvmfs_pub_tree *t)
 	return rc;
 }
 
-/* see pub.h */
+/* see internal.h */
 void cvmfs_pub_tree_fini(struct cvmfs_pub_tree *t)
 {
 	size_t i;
