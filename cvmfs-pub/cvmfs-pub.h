@@ -103,6 +103,8 @@ struct cvmfs_pub_opts {
 #define CVMFS_PUB_CHUNK_MIN (4u << 20)
 #define CVMFS_PUB_CHUNK_AVG (8u << 20)
 #define CVMFS_PUB_CHUNK_MAX (16u << 20)
+/* The xor32 rolling value depends on the last 32 bytes: the smallest chunk_min. */
+#define CVMFS_PUB_XOR32_WINDOW 32
 /* Longest repository path we publish: clients open it under a mountpoint
  * (/cvmfs/<fqrn>), and the whole must stay below PATH_MAX (4096). */
 #define CVMFS_PUB_PATH_MAX 3800

@@ -238,10 +238,10 @@ int cvmfs_pub_run(const struct cvmfs_pub_opts *o, struct cvmfs_pub_result *res,
 	memset(res, 0, sizeof(*res));
 	if (cvmfs_pub_fqrn_check(o->fqrn) < 0)
 		return cvmfs_pub_fail(e, -EINVAL, "'%s' is not a repository name", o->fqrn);
-	if (o->chunk_min == 0 || o->chunk_avg < o->chunk_min || o->chunk_max < o->chunk_avg ||
-	    o->chunk_max > (1u << 30))
-		return cvmfs_pub_fail(e, -EINVAL, "chunk sizes must satisfy 0 < min <= avg <= max "
-				      "<= 1 GiB");
+	if (o->chunk_min < CVMFS_PUB_XOR32_WINDOW || o->chunk_avg < o->chunk_min ||
+	    o->chunk_max < o->chunk_avg || o->chunk_max > (1u << 30))
+		return cvmfs_pub_fail(e, -EINVAL, "chunk sizes must satisfy %u <= min <= avg <= max "
+				      "<= 1 GiB", CVMFS_PUB_XOR32_WINDOW);
 	rc = cvmfs_pub_signer_load(&k, o->keydir, o->fqrn, 1, e);
 	if (rc < 0)
 		goto out;
