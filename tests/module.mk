@@ -2,7 +2,7 @@
 # One binary per tests/unit/<name>_test.c. It links only the library of its
 # module (<name>_MOD, default <name>) and that module's <mod>_DEPS, so a unit
 # test cannot reach code its module does not depend on.
-UNIT_TESTS := boot cvmfs-lite
+UNIT_TESTS := boot cvmfs-lite cvmfs-pub
 UNIT_TESTS += tls
 UNIT_TESTS += blk
 UNIT_TESTS += boot-config boot-context
