@@ -228,6 +228,9 @@ int cvmfs_catalog_chunks(struct cvmfs_catalog *cat, const char *path, enum cvmfs
 			 struct cvmfs_chunk **out, size_t *n);
 /* Nested catalog registered at exactly mountpoint path. */
 int cvmfs_catalog_nested(struct cvmfs_catalog *cat, const char *path, struct cvmfs_hash *h);
+/* The same, with the child's (uncompressed) size from the row, 0 = none. */
+int cvmfs_catalog_nested_size(struct cvmfs_catalog *cat, const char *path, struct cvmfs_hash *h,
+			      uint64_t *size);
 /* Frees d->xattr. */
 void cvmfs_dirent_fini(struct cvmfs_dirent *d);
 /* Opens an SQLite file read-only via fd ("cvmfs-fd" VFS). */
@@ -324,7 +327,8 @@ int cvmfs_object_mem(struct cvmfs_client *c, const struct cvmfs_hash *h, char su
 int cvmfs_nested_get(struct cvmfs_client *c, struct cvmfs_catalog *parent, const char *path,
 		     struct cvmfs_catalog **out);
 /* Loads a catalog object into a new catalog registered with c. max: its
- * size bound (manifest B for the root catalog), 0 = CVMFS_CATALOG_MAX. */
+ * size bound (manifest B for the root catalog, the parent's nested_catalogs
+ * size for a nested one), 0 = CVMFS_CATALOG_MAX. */
 int cvmfs_catalog_load(struct cvmfs_client *c, const struct cvmfs_hash *h, const char *path,
 		       struct cvmfs_catalog *parent, uint64_t max, struct cvmfs_catalog **out);
 /* Resolves a repository path without the kernel (following symlinks when

@@ -387,18 +387,19 @@ int cvmfs_nested_get(struct cvmfs_client *c, struct cvmfs_catalog *parent, const
 		     struct cvmfs_catalog **out)
 {
 	struct cvmfs_hash h;
+	uint64_t size;
 	int rc;
 
 	if ((*out = find_loaded(c, path)))
 		return 0;
-	if ((rc = cvmfs_catalog_nested(parent, path, &h)) < 0) {
+	if ((rc = cvmfs_catalog_nested_size(parent, path, &h, &size)) < 0) {
 		cvmfs_log(c, "'%s' is a nested catalog mountpoint its parent does not list", path);
 		return rc == -ENOENT ? -EIO : rc;
 	}
 	/* Lookups elsewhere go on meanwhile: only loads are serialised. */
 	pthread_mutex_lock(&c->load_lock);
 	if (!(*out = find_loaded(c, path)))
-		rc = cvmfs_catalog_load(c, &h, path, parent, 0, out);
+		rc = cvmfs_catalog_load(c, &h, path, parent, size, out);	/* size bounds it */
 	pthread_mutex_unlock(&c->load_lock);
 	return rc < 0 ? rc : 0;
 }

@@ -300,6 +300,12 @@ static void catalog_queries(void **state)
 	free(ch);
 	assert_int_equal(cvmfs_catalog_nested(cat, "/n", &h), 0);
 	assert_int_equal(h.d[0], 0x01);
+	{	/* the child's size bounds its download */
+		uint64_t size = 0;
+
+		assert_int_equal(cvmfs_catalog_nested_size(cat, "/n", &h, &size), 0);
+		assert_int_equal(size, 1000);
+	}
 	assert_int_equal(cvmfs_catalog_nested(cat, "/m", &h), -ENOENT);
 	cvmfs_catalog_close(cat);
 	/* revision 2 (no mtimens column needed) opens; schema 2.4 does not */
