@@ -94,9 +94,11 @@ struct cvmfs_client;
  * even after PID 1's switch_root: keep that file there (and current), or
  * give servers/proxies as IP addresses.
  * PID 1 sets cfg.flags = CVMFS_CLIENT_SUID | CVMFS_CLIENT_ALLOW_OTHER for the
- * OS root. Objects are cached decompressed under <cache>/<xx>/<rest> with
- * txn/ for downloads in progress, "pinned" (hashes never evicted) and
- * "snapshot.<fqrn>" (the last verified choice, used offline).
+ * OS root. Objects are cached decompressed under <cache>/<xx>/<rest> (those
+ * stored uncompressed in the repository under <xx>/<rest>.raw) with txn/ for
+ * downloads in progress, "pinned" (hashes never evicted), "snapshot.<fqrn>"
+ * (the last verified choice, used offline) and "newest.<fqrn>" (timestamp
+ * and revision of the newest manifest ever verified: the replay floor).
  * Sets SIGPIPE to ignored (a daemon). Blocks for the life of the mount.
  * Returns 0 after a clean unmount, or
  * -errno (also reported on ready_fd when the failure happened before 3).

@@ -54,7 +54,8 @@ static int list_load(struct cvmfs_client *c, const char *file, const char *text,
 		goto out;
 	}
 	if (d->size && (rc = cvmfs_object_get(c, &d->hash, CVMFS_SUFFIX_NONE,
-					      CVMFS_FLAG_COMP(d->flags) == CVMFS_COMP_ZLIB, &fd)) == 0 &&
+					      CVMFS_FLAG_COMP(d->flags) == CVMFS_COMP_ZLIB, d->size, 0,
+					      &fd)) == 0 &&
 	    pread(fd, *out, d->size, 0) != (ssize_t)d->size)
 		rc = -EIO;
 	if (rc < 0) {
@@ -121,13 +122,14 @@ static int one(struct job *j, const char *path)
 	}
 	for (size_t i = 0; i < (ch ? n : 1) && !c->stopping; i++) {
 		const struct cvmfs_hash *h = ch ? &ch[i].hash : &d->hash;
+		bool comp = CVMFS_FLAG_COMP(d->flags) == CVMFS_COMP_ZLIB;
 
 		if (!ch && !d->has_hash)
 			break;
 		if (j->pin)
-			cvmfs_cache_pin(&c->cache, h, 1);	/* before: never evicted on arrival */
-		rc = cvmfs_object_get(c, h, ch ? CVMFS_SUFFIX_PARTIAL : CVMFS_SUFFIX_NONE,
-				      CVMFS_FLAG_COMP(d->flags) == CVMFS_COMP_ZLIB, &fd);
+			cvmfs_cache_pin(&c->cache, h, !comp, 1);	/* before: never evicted on arrival */
+		rc = cvmfs_object_get(c, h, ch ? CVMFS_SUFFIX_PARTIAL : CVMFS_SUFFIX_NONE, comp,
+				      ch ? ch[i].size : d->size, 0, &fd);
 		if (rc < 0)
 			break;
 		close(fd);

@@ -13,6 +13,8 @@ boot-context_MOD := boot
 UNIT_TESTS += net-http cvmfs-lite-client
 net-http_MOD := net
 cvmfs-lite-client_MOD := cvmfs-lite
+UNIT_TESTS += cvmfs-lite-integrity
+cvmfs-lite-integrity_MOD := cvmfs-lite
 
 define unit_rules
 $(1)_MOD ?= $(1)
