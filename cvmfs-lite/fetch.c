@@ -11,6 +11,12 @@
 
 #include "cvmfs-lite/internal.h"
 
+/* Per-object deadline (issue 13): an object must arrive at FETCH_MIN_RATE
+ * on average (after two low-speed windows of grace), within FETCH_MAX_MS at
+ * most; FETCH_MAX_MS is also the bound of a body of unknown size. */
+#define FETCH_MIN_RATE (16 * 1024)
+#define FETCH_MAX_MS (10 * 60 * 1000)
+
 /* Result of one attempt, upstream's classes. */
 enum cls { OK, HOST, PROXY, TRANSFER, CORRUPT };
 
@@ -190,6 +196,7 @@ static enum cls attempt(struct cvmfs_fetch *f, const char *url, const char *prox
 	struct net_http_req req = {
 		.url = url, .proxy = direct ? NULL : proxy, .headers = nocache ? nc : plain,
 		.connect_timeout_ms = to, .low_speed_ms = to, .low_speed_bytes = f->low_speed_bytes,
+		.min_rate = FETCH_MIN_RATE, .max_ms = FETCH_MAX_MS,
 		.max_redirects = f->follow_redirects ? 4 : 0, .body = body_cb, .body_arg = &a,
 	};
 	struct net_http_resp resp;
@@ -201,7 +208,9 @@ static enum cls attempt(struct cvmfs_fetch *f, const char *url, const char *prox
 		return HOST;
 	rc = net_http_get(&f->http, &req, &resp);
 	*status = resp.status;
-	*answered = resp.status != 0 && !resp.proxy_error;
+	/* Answered: an HTTP status from the server (not a proxy's own error), or
+	 * bytes that are not HTTP (a hostile server still counts as reached). */
+	*answered = resp.status ? !resp.proxy_error : resp.answered;
 	if (rc < 0) {
 		if (a.sink_rc < 0) {
 			cvmfs_log(f->log, "fetch %s: refused while arriving (%s)", url, strerror(-a.sink_rc));

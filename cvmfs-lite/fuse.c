@@ -23,21 +23,52 @@
 
 struct worker {
 	struct cvmfs_fuse *f;
+	unsigned idx;		/* slot in f->busy */
 	char *req;
 	char *data;		/* reply payload: READ data, dir listings, xattrs */
 	size_t data_len;
 };
 
-static int reply(struct cvmfs_fuse *f, uint64_t unique, int err, const void *p, size_t n,
-		 const void *p2, size_t n2)
+/* Writes one reply. Returns 0, 1 if the kernel no longer wanted it (the
+ * request was interrupted and is gone), or -errno. */
+static int reply_raw(struct cvmfs_fuse *f, uint64_t unique, int err, const void *p, size_t n,
+		     const void *p2, size_t n2)
 {
 	struct fuse_out_header h = { .len = sizeof(h) + (err ? 0 : n + n2), .error = err,
 				     .unique = unique };
 	struct iovec iov[3] = { { &h, sizeof(h) }, { (void *)p, n }, { (void *)p2, n2 } };
 	ssize_t w = writev(f->fd, iov, err ? 1 : (n2 ? 3 : 2));
 
-	/* ENOENT: the request was interrupted and is gone; nothing to do. */
-	return w < 0 && errno != ENOENT ? -errno : 0;
+	if (w < 0)
+		return errno == ENOENT ? 1 : -errno;
+	return 0;
+}
+
+/* Marks the request answered; false if an INTERRUPT already answered it. */
+static bool claim(struct cvmfs_fuse *f, uint64_t unique)
+{
+	bool ok = true;
+
+	pthread_mutex_lock(&f->lock);
+	for (unsigned i = 0; i < CVMFS_FUSE_THREADS_MAX; i++)
+		if (f->busy[i].unique == unique) {
+			ok = !f->busy[i].answered;
+			f->busy[i].answered = true;
+			break;
+		}
+	pthread_mutex_unlock(&f->lock);
+	return ok;
+}
+
+/* Replies to a request, unless it was already answered -EINTR (then 1, as
+ * when the kernel has dropped it: the caller undoes what the reply would
+ * have handed over, e.g. an open file). */
+static int reply(struct cvmfs_fuse *f, uint64_t unique, int err, const void *p, size_t n,
+		 const void *p2, size_t n2)
+{
+	if (!claim(f, unique))
+		return 1;
+	return reply_raw(f, unique, err, p, n, p2, n2);
 }
 
 static int reply_err(struct cvmfs_fuse *f, uint64_t unique, int rc)
@@ -123,8 +154,11 @@ static int do_lookup(struct worker *w, const struct fuse_in_header *in, const ch
 	if (rc < 0)
 		return reply_err(f, in->unique, rc);
 	entry_fill(f, &o, &e);
-	return reply(f, in->unique, 0, &o, f->proto_minor < 9 ? FUSE_COMPAT_ENTRY_OUT_SIZE :
-		     sizeof(o), NULL, 0);
+	rc = reply(f, in->unique, 0, &o, f->proto_minor < 9 ? FUSE_COMPAT_ENTRY_OUT_SIZE :
+		   sizeof(o), NULL, 0);
+	if (rc == 1 && e.ino)
+		f->ops->forget(f->ctx, e.ino, 1);	/* the kernel never took the reference */
+	return rc;
 }
 
 static int do_getattr(struct worker *w, const struct fuse_in_header *in)
@@ -167,7 +201,10 @@ static int do_open(struct worker *w, const struct fuse_in_header *in, const void
 	o.fh = fh;
 	/* Content of a snapshot never changes: keep the page cache across opens. */
 	o.open_flags = FOPEN_KEEP_CACHE | (dir ? FOPEN_CACHE_DIR : 0);
-	return reply(f, in->unique, 0, &o, sizeof(o), NULL, 0);
+	rc = reply(f, in->unique, 0, &o, sizeof(o), NULL, 0);
+	if (rc == 1)	/* the opener was killed meanwhile: nobody will RELEASE fh */
+		(dir ? f->ops->releasedir : f->ops->release)(f->ctx, in->nodeid, fh);
+	return rc;
 }
 
 static int do_read(struct worker *w, const struct fuse_in_header *in, const void *arg)
@@ -271,6 +308,75 @@ static int do_statfs(struct worker *w, const struct fuse_in_header *in)
 		     NULL, 0);
 }
 
+/* Whether thread tid has a fatal signal pending: the kernel adds SIGKILL to
+ * the pending set of every thread of a group that is being killed (also
+ * for the default action of SIGTERM etc.). When /proc cannot tell (no
+ * /proc, another pid namespace), the interrupt is honoured. */
+static bool is_dying(uint32_t tid)
+{
+	char path[48], buf[2048];
+	const char *k[] = { "\nSigPnd:", "\nShdPnd:" };
+	ssize_t n;
+	int fd;
+
+	if (tid == 0)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%u/status", (unsigned)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;	/* gone already, or no /proc */
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = 0;
+	for (size_t i = 0; i < 2; i++) {
+		const char *p = strstr(buf, k[i]);
+
+		if (p && (strtoull(p + strlen(k[i]), NULL, 16) & (1ull << (SIGKILL - 1))))
+			return true;
+	}
+	return false;
+}
+
+/* FUSE_INTERRUPT: a reader blocked in a request got a signal. If it is
+ * being killed, its request is answered -EINTR now (the kernel waits for
+ * that answer in D state, so a download must not hold it) and the worker's
+ * later reply is dropped; the download itself runs on, bounded by its
+ * deadlines, and what it fetched stays valid for later readers. Other
+ * signals let the request finish: an EINTR there would reach programs as a
+ * failed read() of a regular file. An INTERRUPT for a request no worker has
+ * registered yet is answered -EAGAIN, which makes the kernel send it again. */
+static int do_interrupt(struct worker *w, const struct fuse_in_header *in, const void *arg)
+{
+	uint64_t target = ((const struct fuse_interrupt_in *)arg)->unique;
+	struct cvmfs_fuse *f = w->f;
+	uint32_t pid = 0;
+	bool found = false, take = false;
+
+	pthread_mutex_lock(&f->lock);
+	for (unsigned i = 0; i < CVMFS_FUSE_THREADS_MAX; i++)
+		if (target && f->busy[i].unique == target) {
+			found = !f->busy[i].answered;
+			pid = f->busy[i].pid;
+			break;
+		}
+	pthread_mutex_unlock(&f->lock);
+	if (!found)
+		return reply_raw(f, in->unique, -EAGAIN, NULL, 0, NULL, 0);
+	if (!is_dying(pid))
+		return 0;
+	pthread_mutex_lock(&f->lock);
+	for (unsigned i = 0; i < CVMFS_FUSE_THREADS_MAX; i++)
+		if (f->busy[i].unique == target) {
+			take = !f->busy[i].answered;
+			f->busy[i].answered = true;
+			break;
+		}
+	pthread_mutex_unlock(&f->lock);
+	return take ? reply_raw(f, target, -EINTR, NULL, 0, NULL, 0) : 0;
+}
+
 static void do_destroy(struct cvmfs_fuse *f)
 {
 	pthread_mutex_lock(&f->lock);
@@ -335,9 +441,7 @@ static int dispatch(struct worker *w, size_t n)
 		return reply_err(f, in->unique,
 				 (((const struct fuse_access_in *)arg)->mask & W_OK) ? -EROFS : 0);
 	case FUSE_INTERRUPT:
-		/* Requests run to completion (downloads have their own deadlines);
-		 * the kernel accepts a late normal reply to an interrupted one. */
-		return 0;
+		return do_interrupt(w, in, arg);
 	case FUSE_FLUSH:
 	case FUSE_FSYNC:
 	case FUSE_FSYNCDIR:
@@ -357,6 +461,21 @@ static int dispatch(struct worker *w, size_t n)
 	default:
 		return reply_err(f, in->unique, -ENOSYS);
 	}
+}
+
+/* Registers the request in w->req (n bytes; 0: none) as this worker's. */
+static void busy_set(struct worker *w, size_t n)
+{
+	const struct fuse_in_header *in = (const void *)w->req;
+	struct cvmfs_fuse *f = w->f;
+	bool replied = n >= sizeof(*in) && in->opcode != FUSE_INTERRUPT &&
+		       in->opcode != FUSE_FORGET && in->opcode != FUSE_BATCH_FORGET;
+
+	pthread_mutex_lock(&f->lock);
+	f->busy[w->idx].unique = replied ? in->unique : 0;
+	f->busy[w->idx].pid = replied ? in->pid : 0;
+	f->busy[w->idx].answered = false;
+	pthread_mutex_unlock(&f->lock);
 }
 
 static void *worker_main(void *arg)
@@ -379,7 +498,9 @@ static void *worker_main(void *arg)
 		if (n == 0)
 			break;		/* not /dev/fuse (a test's socket) closed */
 		memset(w->req + n, 0, REQ_PAD);
+		busy_set(w, (size_t)n);
 		dispatch(w, (size_t)n);
+		busy_set(w, 0);
 	}
 	f->stop = 1;
 	return (void *)rc;
@@ -439,6 +560,7 @@ int cvmfs_fuse_serve(struct cvmfs_fuse *f)
 	pthread_attr_setstacksize(&attr, 512 * 1024);
 	for (i = 0; i < f->cfg.threads; i++) {
 		ws[i].f = f;
+		ws[i].idx = i;
 		ws[i].data_len = MAX_PAGES * 4096;
 		ws[i].req = malloc(REQ_BUF + REQ_PAD);
 		ws[i].data = malloc(ws[i].data_len);

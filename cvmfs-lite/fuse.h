@@ -82,6 +82,14 @@ struct cvmfs_fuse {
 	volatile int stop;
 	pthread_mutex_t lock;
 	int destroyed;
+	/* The request each worker is serving (guarded by lock), so that an
+	 * INTERRUPT for a reader being killed is answered -EINTR at once and
+	 * the worker's own late reply is dropped. unique 0: idle. */
+	struct {
+		uint64_t unique;
+		uint32_t pid;		/* the requesting thread (fuse_in_header.pid) */
+		bool answered;
+	} busy[CVMFS_FUSE_THREADS_MAX];
 };
 
 /* Opens /dev/fuse and mounts it read-only on mountpoint (an existing

@@ -15,6 +15,8 @@ net-http_MOD := net
 cvmfs-lite-client_MOD := cvmfs-lite
 UNIT_TESTS += cvmfs-lite-integrity
 cvmfs-lite-integrity_MOD := cvmfs-lite
+UNIT_TESTS += cvmfs-lite-fuse
+cvmfs-lite-fuse_MOD := cvmfs-lite
 
 define unit_rules
 $(1)_MOD ?= $(1)
