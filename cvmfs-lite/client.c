@@ -539,6 +539,7 @@ int cvmfs_client_mount(struct cvmfs_client *c, const char *mountpoint)
 		.suid = c->cfg.flags & CVMFS_CLIENT_SUID,
 		.threads = c->cfg.fuse_threads ? c->cfg.fuse_threads : 8,
 		.timeout_s = c->cfg.kcache_timeout_s ? c->cfg.kcache_timeout_s : 3600,
+		.passthrough = !(c->cfg.flags & CVMFS_CLIENT_NO_PASSTHROUGH),
 	};
 	int rc = cvmfs_fuse_mount(&c->fuse, mountpoint, &fc, &cvmfs_ops, c);
 
@@ -568,6 +569,16 @@ int cvmfs_client_serve(struct cvmfs_client *c)
 	}
 	rc = cvmfs_fuse_serve(&c->fuse);
 	c->stopping = 1;
+	{
+		struct cvmfs_fuse_stats st;
+
+		cvmfs_fuse_stats(&c->fuse, &st);
+		cvmfs_log(c, "unmounted: %llu file opens, %llu read by the kernel (passthrough), "
+			  "%llu reads by the daemon%s%s", (unsigned long long)st.opens,
+			  (unsigned long long)st.pt_opens, (unsigned long long)st.reads,
+			  st.pt_error ? "; passthrough off: " : "",
+			  st.pt_error ? strerror(-st.pt_error) : "");
+	}
 	if (c->bg_started) {
 		pthread_join(c->bg, NULL);
 		c->bg_started = false;

@@ -18,6 +18,7 @@
 #define CVMFS_CLIENT_SUID 2u		/* honour setuid bits and devices (the OS root) */
 #define CVMFS_CLIENT_ALLOW_OTHER 4u	/* everyone may use the mount */
 #define CVMFS_CLIENT_FOLLOW_REDIRECTS 8u
+#define CVMFS_CLIENT_NO_PASSTHROUGH 16u	/* the daemon serves every read, even where the kernel could */
 
 struct cvmfs_client_cfg {
 	const char *fqrn;		/* repository name, e.g. "cernvm-prod.cern.ch" */

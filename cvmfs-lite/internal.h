@@ -342,7 +342,8 @@ int cvmfs_ino_row(struct cvmfs_client *c, uint64_t ino, struct cvmfs_dirent *d,
 		  struct cvmfs_catalog **cat, char *path);
 /* FUSE getxattr/listxattr (xattr-ops.c): stored attributes and the magic
  * user.root_hash, user.revision, user.fqrn, user.host, user.proxy,
- * user.tag, user.pubkeys, user.hash, user.chunk_list, user.rawlink. Only
+ * user.tag, user.pubkeys, user.hash, user.chunk_list, user.rawlink,
+ * user.fuse_stats (passthrough and read counters, cvmfs_fuse_stats). Only
  * stored names are listed. */
 ssize_t cvmfs_op_getxattr(void *ctx, uint64_t ino, const char *name, void *buf, size_t len);
 ssize_t cvmfs_op_listxattr(void *ctx, uint64_t ino, char *buf, size_t len);

@@ -454,6 +454,20 @@ static void op_release(void *ctx, uint64_t ino, uint64_t fh)
 	ofile_free((struct ofile *)(uintptr_t)fh);
 }
 
+/* FUSE passthrough: a whole file's cache file, fetched and verified by
+ * op_open, when it is exactly as long as the catalog says (the kernel then
+ * reads it up to its own end). Chunked and empty files have none. */
+static int op_backing_fd(void *ctx, uint64_t ino, uint64_t fh)
+{
+	struct ofile *o = (struct ofile *)(uintptr_t)fh;
+	struct stat st;
+
+	if (o->chunks || o->fd < 0 || fstat(o->fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size != o->size)
+		return -1;
+	return o->fd;
+}
+
 /* ---- directories ---- */
 struct dent {
 	char *name;
@@ -614,4 +628,5 @@ const struct cvmfs_fuse_ops cvmfs_ops = {
 	.open = op_open, .read = op_read, .release = op_release, .opendir = op_opendir,
 	.readdir = op_readdir, .releasedir = op_releasedir, .statfs = op_statfs,
 	.getxattr = cvmfs_op_getxattr, .listxattr = cvmfs_op_listxattr, .destroy = op_destroy,
+	.backing_fd = op_backing_fd,
 };
