@@ -557,7 +557,8 @@ int cvmfs_client_serve(struct cvmfs_client *c)
 {
 	int rc;
 
-	if (c->cfg.pin_file || c->cfg.pin_text || c->cfg.prefetch_file || c->cfg.prefetch_text) {
+	if (c->cfg.pin_file || c->cfg.pin_text || c->cfg.prefetch_file || c->cfg.prefetch_text ||
+	    c->cfg.bundle_file) {
 		pthread_attr_t attr;
 
 		/* musl's 128 KiB default is too small for SQLite (SQLITE_USE_ALLOCA). */

@@ -47,6 +47,10 @@ struct cvmfs_client_cfg {
 	const char *prefetch_file;
 	const char *prefetch_text;
 	unsigned prefetch_conns;	/* 0 = 4 */
+	/* Bundles of the boot profile's objects: repository path of the index
+	 * that `cvmboot bundle` writes (e.g. "/.cvmboot_bundles"), fetched before
+	 * the prefetch; a repository without it just logs that. Or NULL. */
+	const char *bundle_file;
 	unsigned timeout_ms;		/* via proxy: connect + low-speed window; 0 = 5000 */
 	unsigned timeout_direct_ms;	/* direct; 0 = 10000 */
 	unsigned low_speed_bytes;	/* per window; 0 = 1024 */

@@ -322,6 +322,13 @@ int cvmfs_object_get(struct cvmfs_client *c, const struct cvmfs_hash *h, char su
  * NUL-terminated, at most max bytes after inflating. 0 or -errno. */
 int cvmfs_object_mem(struct cvmfs_client *c, const struct cvmfs_hash *h, char suffix,
 		     bool compressed, size_t max, unsigned char **out, size_t *len);
+/* Verifies bytes of object h that arrived some other way (a bundle) as a
+ * download is verified (hash over the stored bytes, bounded inflate when
+ * compressed) and commits them to the cache under the name of that form
+ * (raw or inflated). 0 (also when already cached or being fetched now),
+ * -EBADMSG when they are not the object, -errno. */
+int cvmfs_object_put(struct cvmfs_client *c, const struct cvmfs_hash *h, bool compressed,
+		     const void *buf, size_t len);
 /* The catalog mounted at exactly path (a nested mountpoint listed in
  * parent), loading it on first use. */
 int cvmfs_nested_get(struct cvmfs_client *c, struct cvmfs_catalog *parent, const char *path,
@@ -349,7 +356,13 @@ ssize_t cvmfs_op_getxattr(void *ctx, uint64_t ino, const char *name, void *buf, 
 ssize_t cvmfs_op_listxattr(void *ctx, uint64_t ino, char *buf, size_t len);
 /* FUSE callbacks (ops.c). */
 extern const struct cvmfs_fuse_ops cvmfs_ops;
+/* A small text file (a list) into a malloc'd NUL-terminated buffer: the
+ * repository file at cfg.path_prefix + file, or a copy of text (pin.c). */
+int cvmfs_list_load(struct cvmfs_client *c, const char *file, const char *text, char **out);
 /* Pin list + prefetch, run in the background thread (pin.c). */
 void *cvmfs_background(void *arg);
+/* Boot-profile bundles (cfg.bundle_file): fetches each bundle in one request
+ * and commits the objects in it, each verified on its own (bundle.c). */
+void cvmfs_bundles_run(struct cvmfs_client *c);
 
 #endif

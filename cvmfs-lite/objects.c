@@ -302,6 +302,50 @@ out:
 }
 
 /* see internal.h */
+int cvmfs_object_put(struct cvmfs_client *c, const struct cvmfs_hash *h, bool compressed,
+		     const void *buf, size_t len)
+{
+	struct cvmfs_inflight me;
+	struct cvmfs_txn t = { .fd = -1 };
+	struct objsink s = { .c = c, .t = &t, .want = h, .compressed = compressed,
+			     .size = CVMFS_SIZE_UNKNOWN, .max = CVMFS_CATALOG_MAX };
+	int fd, rc;
+
+	if ((fd = cvmfs_cache_open(&c->cache, h, !compressed, CVMFS_SIZE_UNKNOWN)) >= 0) {
+		close(fd);
+		return 0;
+	}
+	if (!fly_begin(c, h, &me))
+		return 0;	/* a reader fetched it meanwhile */
+	if ((fd = cvmfs_cache_open(&c->cache, h, !compressed, CVMFS_SIZE_UNKNOWN)) >= 0) {
+		close(fd);
+		rc = 0;
+		goto out;
+	}
+	if (!(s.out = malloc(OUT_BUF))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if ((rc = cvmfs_cache_txn_begin(&c->cache, &t)) < 0)
+		goto out;
+	if ((rc = obj_reset(&s)) < 0 || (rc = obj_data(&s, buf, len)) < 0 ||
+	    (rc = obj_finish(&s)) < 0) {
+		cvmfs_cache_txn_abort(&c->cache, &t);
+		goto out;
+	}
+	if ((rc = cvmfs_cache_txn_commit(&c->cache, &t, h, !compressed)) >= 0) {
+		close(rc);
+		rc = 0;
+	}
+out:
+	if (s.zinit)
+		inflateEnd(&s.z);
+	free(s.out);
+	fly_end(c, &me);
+	return rc;
+}
+
+/* see internal.h */
 int cvmfs_object_mem(struct cvmfs_client *c, const struct cvmfs_hash *h, char suffix,
 		     bool compressed, size_t max, unsigned char **out, size_t *len)
 {

@@ -21,8 +21,8 @@ struct job {
 	uint64_t bytes;
 };
 
-/* Reads a list: from the repository (path) or the given text. */
-static int list_load(struct cvmfs_client *c, const char *file, const char *text, char **out)
+/* see internal.h */
+int cvmfs_list_load(struct cvmfs_client *c, const char *file, const char *text, char **out)
 {
 	struct cvmfs_dirent *d;
 	struct cvmfs_catalog *cat;
@@ -169,7 +169,7 @@ static void run(struct cvmfs_client *c, const char *file, const char *text, bool
 	unsigned nt = 0;
 	char *list = NULL;
 	uint64_t t0 = net_now_ms();
-	int rc = list_load(c, file, text, &list);
+	int rc = cvmfs_list_load(c, file, text, &list);
 
 	if (rc < 0) {
 		cvmfs_log(c, "%s list %s: %s", pin ? "pin" : "prefetch", file ? file : "(text)",
@@ -205,7 +205,10 @@ void *cvmfs_background(void *arg)
 	struct cvmfs_client *c = arg;
 	unsigned conns = c->cfg.prefetch_conns ? c->cfg.prefetch_conns : 4;
 
-	/* The boot profile first: it is what the boot reads next. */
+	/* The boot profile first: it is what the boot reads next. Its bundles
+	 * bring most of it in a few requests; the prefetch then finds it cached. */
+	if (c->cfg.bundle_file)
+		cvmfs_bundles_run(c);
 	if (c->cfg.prefetch_file || c->cfg.prefetch_text)
 		run(c, c->cfg.prefetch_file, c->cfg.prefetch_text, false, conns);
 	if ((c->cfg.pin_file || c->cfg.pin_text) && !c->stopping)

@@ -7,11 +7,12 @@ never asserts; also writes JSON).
      quoted from docs/ucernvm-reference.md section 7, not measured;
   2. boot time of the demo's Debian 12 tree under QEMU/TCG, from QEMU start to
      the OS's init (systemd's "Welcome to Debian") and to the serial login
-     prompt: streamed cold without / with the boot profile, warm (second boot
-     of the same scratch disk); against the same tree on a local ext4 disk
+     prompt: streamed cold without / with the boot profile / with the profile's
+     objects in bundles (one GET each), warm (second boot of the bundled scratch
+     disk); against the same tree on a local ext4 disk
      image (same kernel, a 5-line busybox initramfs that loads virtio and
      switch_roots), and against downloading the xz'd ext4 image from the same
-     nginx over loopback, decompressing it and booting it; the two cold boots
+     nginx over loopback, decompressing it and booting it; the three cold boots
      and the download again through a relay adding a 20 ms round trip per
      request (RTT rows), and through one that also caps the bandwidth at
      25 Mbit/s (a home line), with the crossover bandwidth below which
@@ -190,6 +191,9 @@ def parse_console(con):
     m = re.search(r'prefetched: (\d+) paths, (\d+) ok, (\d+) unavailable, (\d+) bytes, (\d+) ms',
                   con)
     out['prefetch'] = [int(x) for x in m.groups()] if m else None
+    m = re.search(r'bundles: (\d+) bundles \((\d+) failed\), (\d+) objects, (\d+) bad, (\d+) '
+                  r'bytes, (\d+) ms', con)
+    out['bundles'] = [int(x) for x in m.groups()] if m else None
     return out
 
 
@@ -330,9 +334,10 @@ LINKS = (('RTT %d ms' % RTT_MS, RTT_MS / 1000.0, None),
 def boots(d, runs):
     img, xz = ext4_image(d)
     xz_rel = os.path.relpath(xz, d.srv)
-    keys = ['cold', 'cold+profile', 'warm', 'local ext4', 'download+boot']
+    keys = ['cold', 'cold+profile', 'cold+bundle', 'warm', 'local ext4', 'download+boot']
     for label, _, _ in LINKS:
-        keys += ['cold, ' + label, 'cold+profile, ' + label, 'download+boot, ' + label]
+        keys += ['cold, ' + label, 'cold+profile, ' + label, 'cold+bundle, ' + label,
+                 'download+boot, ' + label]
     scen = {k: [] for k in keys}
     relays = [(label, Relay(d.web.port, rtt, bw)) for label, rtt, bw in LINKS]
     for i in range(runs):
@@ -341,7 +346,9 @@ def boots(d, runs):
         scen['cold'].append(boot_streamed(d, demo.TAG, disk, 'cold-%d' % i))
         disk = d.new_disk('bench-scratch.img')
         scen['cold+profile'].append(boot_streamed(d, demo.TAG_PROFILED, disk, 'prof-%d' % i))
-        scen['warm'].append(boot_streamed(d, demo.TAG_PROFILED, disk, 'warm-%d' % i))
+        disk = d.new_disk('bench-scratch.img')
+        scen['cold+bundle'].append(boot_streamed(d, demo.TAG_BUNDLED, disk, 'bndl-%d' % i))
+        scen['warm'].append(boot_streamed(d, demo.TAG_BUNDLED, disk, 'warm-%d' % i))
         os.unlink(disk)
         scen['local ext4'].append(boot_local(d, img, 'local-%d' % i))
         scen['download+boot'].append(boot_download(d, xz_rel, 'dl-%d' % i))
@@ -353,6 +360,10 @@ def boots(d, runs):
             disk = d.new_disk('bench-scratch.img')
             scen['cold+profile, ' + label].append(
                 boot_streamed(d, demo.TAG_PROFILED, disk, 'prof-link%d-%d' % (j, i),
+                              port=relay.listen_port))
+            disk = d.new_disk('bench-scratch.img')
+            scen['cold+bundle, ' + label].append(
+                boot_streamed(d, demo.TAG_BUNDLED, disk, 'bndl-link%d-%d' % (j, i),
                               port=relay.listen_port))
             os.unlink(disk)
             scen['download+boot, ' + label].append(
@@ -432,6 +443,11 @@ def report_boots(d, scen, img, xz):
         print('streamed: cvmboot PID 1 hands over after %s (cold), %s (warm) of kernel uptime'
               % (fmt(res['cold']['pid1_handover_ms'], ' ms', 0),
                  fmt(res['warm'].get('pid1_handover_ms'), ' ms', 0)))
+    bn = [r['bundles'] for r in scen['cold+bundle'] if r.get('bundles')]
+    if bn:
+        print('boot-profile bundles (cold+bundle): %d bundles, %d objects, %.1f MiB, done %.1f s '
+              'after mount (median)' % (bn[0][0], bn[0][2], mib(statistics.median(b[4] for b in bn)),
+                                        statistics.median(b[5] for b in bn) / 1000))
     pf = [r['prefetch'] for r in scen['cold+profile'] if r.get('prefetch')]
     if pf:
         print('boot profile prefetch (cold+profile): %d paths, %.1f MiB, done %.1f s after mount'
