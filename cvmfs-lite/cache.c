@@ -243,10 +243,12 @@ int cvmfs_cache_open(struct cvmfs_cache *k, const struct cvmfs_hash *h, bool raw
 
 	objname(h, raw, name, sizeof(name));
 	fd = openat(k->dirfd, name, OPEN_FLAGS);
-	if (fd < 0 && errno != ENOENT) {
-		/* ELOOP: a symlink; ENXIO etc.: something else that is no object */
+	if (fd < 0 && (errno == ELOOP || errno == ENXIO)) {
+		/* a symlink (O_NOFOLLOW), a socket: no object of ours */
 		unlinkat(k->dirfd, name, 0);
 		bad = true;
+	} else if (fd < 0 && errno != ENOENT) {
+		return -errno;	/* e.g. EMFILE: says nothing about the file */
 	} else if (fd >= 0 && check_file(fd, size, &got) < 0) {
 		close(fd);
 		fd = -1;

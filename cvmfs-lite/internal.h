@@ -87,8 +87,9 @@ void cvmfs_cache_flush(struct cvmfs_cache *k);
  * marks it used. It must be a regular file and, unless size is
  * CVMFS_SIZE_UNKNOWN, exactly size bytes long: anything else (a planted
  * symlink or fifo, a truncated or grown file) is unlinked and counted in
- * nrejected. Returns the fd, -ENOENT (not cached) or -ESTALE (a bad file
- * was there and is gone now: fetch again). */
+ * nrejected. Returns the fd, -ENOENT (not cached), -ESTALE (a bad file
+ * was there and is gone now: fetch again), or openat's -errno (e.g. -EMFILE;
+ * nothing is removed then). */
 int cvmfs_cache_open(struct cvmfs_cache *k, const struct cvmfs_hash *h, bool raw, uint64_t size);
 /* A download in progress: a file under txn/. */
 struct cvmfs_txn {
