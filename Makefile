@@ -34,7 +34,7 @@ T_LDFLAGS := -static -Wl,--gc-sections -Wl,--build-id=sha1 -Wl,-z,norelro \
 	-Wl,-z,noexecstack -Wl,-z,noseparate-code -Wl,--hash-style=gnu -Wl,--sort-section=name
 H_LDFLAGS :=
 
-MODULES := boot net tls cvmfs-lite blk aufs-setup
+MODULES := boot net tls cvmfs-lite cvmfs-pub blk aufs-setup
 include third_party/third_party.mk
 include $(MODULES:%=%/module.mk)
 include linker/module.mk
@@ -71,9 +71,11 @@ $(B)/h/%.o: %.c | $(TP_STAMP) $(TP_H_HEADERS)
 	$(Q)$(H_CC) $(H_CFLAGS) -c $< -o $@
 
 # Archive order for the linker: a module before the modules it depends on.
-LINK_ORDER := boot cvmfs-lite tls net blk aufs-setup
+LINK_ORDER := boot cvmfs-pub cvmfs-lite tls net blk aufs-setup
+# Modules with host sources only (no <mod>_SRCS): never linked into build/init.
+HOST_ONLY := cvmfs-pub
 
-$(B)/init.unstripped: Makefile $(B)/t/boot/main.o $(LINK_ORDER:%=$(B)/t/lib%.a) $(TP_T_LIBS)
+$(B)/init.unstripped: Makefile $(B)/t/boot/main.o $(filter-out $(HOST_ONLY:%=$(B)/t/lib%.a),$(LINK_ORDER:%=$(B)/t/lib%.a)) $(TP_T_LIBS)
 	@echo "  LD      $@"
 	$(Q)$(T_CC) $(T_LDFLAGS) -Wl,-Map=$(B)/init.map -o $@ $(filter-out Makefile,$^) -lpthread
 $(B)/init: $(B)/init.unstripped linker/check-static

@@ -177,6 +177,7 @@ static int mount_repo(struct boot_ctx *ctx, const struct boot_mount_plan *plan)
 	cfg.gid_map = read_aux(ctx->auxfd, "gid_map", gid, sizeof(gid));
 	cfg.pin_file = pins;
 	cfg.prefetch_file = "/.cvmboot_profile";	/* boot profile (make demo records it) */
+	cfg.bundle_file = "/.cvmboot_bundles";	/* its objects in a few GETs (cvmboot bundle) */
 	if (ctx->repo.path[0]) {
 		snprintf(prefix, sizeof(prefix), "/%s", ctx->repo.path);
 		cfg.path_prefix = prefix;

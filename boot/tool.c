@@ -8,7 +8,7 @@
 #include "aufs-setup/aufs-setup.h"
 #include "net/net.h"
 #include "cvmfs-lite/cli.h"
-#include "cvmfs-lite/pub.h"
+#include "cvmfs-pub/cvmfs-pub.h"
 #include "blk/blk.h"
 
 static const struct verb {
@@ -28,10 +28,11 @@ static const struct verb {
 	{ "dhcp", net_cli_dhcp, "bring up NICs by DHCP (or ip=) like PID 1 does" },
 	{ "mkimage", boot_cli_mkimage, "build the bootable ISO or raw disk image" },
 	{ "mount", cvmfs_cli_mount, "mount a CernVM-FS repository (FUSE, read-only)" },
-	{ "keygen", cvmfs_cli_keygen, "make master + publisher keys and certificate for a repository" },
-	{ "publish", cvmfs_cli_publish, "publish a directory tree as a signed CernVM-FS repository" },
-	{ "tag", cvmfs_cli_tag, "list, add or remove named tags of a repository" },
-	{ "inspect", cvmfs_cli_inspect, "show a repository; --verify checks every signature and object" },
+	{ "keygen", cvmfs_pub_cli_keygen, "make master + publisher keys and certificate for a repository" },
+	{ "publish", cvmfs_pub_cli_publish, "publish a directory tree as a signed CernVM-FS repository" },
+	{ "tag", cvmfs_pub_cli_tag, "list, add or remove named tags of a repository" },
+	{ "bundle", cvmfs_pub_cli_bundle, "pack a boot's objects into bundles fetched in one GET each" },
+	{ "inspect", cvmfs_pub_cli_inspect, "show a repository; --verify checks every signature and object" },
 	{ "fetch", boot_cli_fetch, "GET a URL (http/https, proxy) like PID 1 does" },
 };
 

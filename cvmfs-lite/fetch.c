@@ -182,8 +182,11 @@ static int body_cb(void *arg, const void *buf, size_t len)
 	return rc;
 }
 
+/* *status: the HTTP status received (0: none); *answered: it came from the
+ * server (possibly relayed by a proxy), not from a proxy about its own
+ * trouble reaching it. */
 static enum cls attempt(struct cvmfs_fetch *f, const char *url, const char *proxy,
-			const struct cvmfs_sink *s, bool nocache, int *status)
+			const struct cvmfs_sink *s, bool nocache, int *status, bool *answered)
 {
 	static const char *const nc[] = { "Pragma: no-cache", "Cache-Control: no-cache", NULL };
 	static const char *const plain[] = { "Pragma:", NULL };
@@ -200,10 +203,14 @@ static enum cls attempt(struct cvmfs_fetch *f, const char *url, const char *prox
 	int rc;
 
 	*status = 0;
+	*answered = false;
 	if ((rc = s->reset(s->arg)) < 0)
 		return HOST;
 	rc = net_http_get(&f->http, &req, &resp);
-	*status = resp.status ? resp.status : resp.answered ? -1 : 0;	/* -1: bytes, not HTTP */
+	*status = resp.status;
+	/* Answered: an HTTP status from the server (not a proxy's own error), or
+	 * bytes that are not HTTP (a hostile server still counts as reached). */
+	*answered = resp.status ? !resp.proxy_error : resp.answered;
 	if (rc < 0) {
 		if (a.sink_rc < 0) {
 			cvmfs_log(f->log, "fetch %s: refused while arriving (%s)", url, strerror(-a.sink_rc));
@@ -268,9 +275,10 @@ static enum cls try_host(struct cvmfs_fetch *f, size_t host, const char *rel,
 
 			for (unsigned r = 0;; r++) {
 				int status;
-				enum cls c = attempt(f, url, proxy, s, nocache, &status);
+				bool answered;
+				enum cls c = attempt(f, url, proxy, s, nocache, &status, &answered);
 
-				if (status)
+				if (answered)
 					*reached = true;
 				if (c == OK) {
 					uint64_t now = net_now_ms();

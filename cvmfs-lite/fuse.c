@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -20,6 +21,36 @@
 			 * short or unterminated message omits read as zeros, in bounds */
 #define MAX_PAGES 256				/* 1 MiB READs (FUSE_MAX_PAGES) */
 #define MAX_WRITE 4096				/* we never accept writes */
+
+/* FUSE passthrough (protocol 7.40, Linux 6.9): the kernel reads an open file
+ * from a backing file the server registered, without a READ round trip. The
+ * host's linux/fuse.h (Linux 6.1, protocol 7.38) predates it, so the values
+ * are the protocol's own. The replies keep their size: max_stack_depth is
+ * the word after fuse_init_out.flags2 (unused[0] in 7.38), backing_id is
+ * fuse_open_out's former padding. */
+#define PT_FLAG2 (1u << (37 - 32))	/* FUSE_PASSTHROUGH (bit 37: in flags2) */
+#define PT_FOPEN (1u << 7)		/* FOPEN_PASSTHROUGH */
+/* The FUSE mount's own stack depth: 1 leaves room for the overlay root on
+ * top (the kernel's limit is 2), and backing files on a plain file system. */
+#define PT_STACK_DEPTH 1u
+/* Marks the fh of an open in passthrough mode, so that only its RELEASE drops
+ * the inode's backing reference (ops' fh are pointers: bit 0 is free). */
+#define PT_FH 1ull
+struct pt_backing_map {
+	int32_t fd;
+	uint32_t flags;
+	uint64_t padding;
+};
+#define PT_IOC_BACKING_OPEN _IOW(229, 1, struct pt_backing_map)
+#define PT_IOC_BACKING_CLOSE _IOW(229, 2, uint32_t)
+#define PT_INIT_DEPTH_OFF (offsetof(struct fuse_init_out, flags2) + 4)
+#define PT_OPEN_ID_OFF (offsetof(struct fuse_open_out, open_flags) + 4)
+_Static_assert(sizeof(struct fuse_init_out) == 64 && PT_INIT_DEPTH_OFF == 36, "fuse_init_out");
+_Static_assert(sizeof(struct fuse_open_out) == 16 && PT_OPEN_ID_OFF == 12, "fuse_open_out");
+#ifdef FOPEN_PASSTHROUGH
+_Static_assert(FOPEN_PASSTHROUGH == PT_FOPEN && (FUSE_PASSTHROUGH >> 32) == PT_FLAG2 &&
+	       FUSE_DEV_IOC_BACKING_OPEN == PT_IOC_BACKING_OPEN, "passthrough UAPI");
+#endif
 
 struct worker {
 	struct cvmfs_fuse *f;
@@ -115,6 +146,7 @@ static int do_init(struct worker *w, const struct fuse_in_header *in, const void
 	uint32_t want = FUSE_ASYNC_READ | FUSE_PARALLEL_DIROPS | FUSE_DO_READDIRPLUS |
 			FUSE_READDIRPLUS_AUTO | FUSE_MAX_PAGES | FUSE_CACHE_SYMLINKS |
 			FUSE_BIG_WRITES | FUSE_ATOMIC_O_TRUNC;
+	uint32_t depth = PT_STACK_DEPTH;
 
 	if (ii->major != FUSE_KERNEL_VERSION) {
 		/* Protocol 7 only; answering with our major makes the kernel retry or fail. */
@@ -133,6 +165,14 @@ static int do_init(struct worker *w, const struct fuse_in_header *in, const void
 	o.time_gran = 1;
 	o.max_pages = MAX_PAGES;
 	f->max_read = (o.flags & FUSE_MAX_PAGES) ? MAX_PAGES * 4096 : 32 * 4096;
+	/* Passthrough when asked for and offered (flags2 is there with INIT_EXT). */
+	if (f->cfg.passthrough && f->proto_minor >= 23 && (ii->flags & FUSE_INIT_EXT) &&
+	    (ii->flags2 & PT_FLAG2)) {
+		o.flags |= FUSE_INIT_EXT;
+		o.flags2 = PT_FLAG2;
+		memcpy((char *)&o + PT_INIT_DEPTH_OFF, &depth, sizeof(depth));
+		f->passthrough = true;
+	}
 	return reply(f, in->unique, 0, &o, f->proto_minor < 23 ? FUSE_COMPAT_22_INIT_OUT_SIZE :
 		     sizeof(o), NULL, 0);
 }
@@ -185,12 +225,74 @@ static int do_readlink(struct worker *w, const struct fuse_in_header *in)
 	return reply(f, in->unique, 0, w->data, n, NULL, 0);
 }
 
+static struct cvmfs_fuse_backing **pt_slot(struct cvmfs_fuse *f, uint64_t ino)
+{
+	struct cvmfs_fuse_backing **p = &f->pt[(ino * 0x9e3779b97f4a7c15ull >> 40) %
+					      CVMFS_FUSE_PT_BUCKETS];
+
+	while (*p && (*p)->ino != ino)
+		p = &(*p)->next;
+	return p;
+}
+
+/* Backing id for one more open of ino: the one its open files already use
+ * (the kernel wants one backing file per inode, and every open of an inode
+ * in passthrough mode to use it), else a new one for fd. 0: none, the
+ * server reads. The first failure turns passthrough off for the mount (it
+ * would fail the same way again: no privilege, a stacked cache fs). */
+static int32_t pt_open(struct cvmfs_fuse *f, uint64_t ino, int fd)
+{
+	struct cvmfs_fuse_backing **p, *b;
+	struct pt_backing_map m = { .fd = fd };
+	int32_t id = 0;
+	int r;
+
+	pthread_mutex_lock(&f->lock);
+	p = pt_slot(f, ino);
+	if (*p) {
+		(*p)->nopen++;
+		id = (*p)->id;
+	} else if (fd >= 0 && f->passthrough) {
+		r = ioctl(f->fd, PT_IOC_BACKING_OPEN, &m);
+		if (r > 0 && (b = calloc(1, sizeof(*b)))) {
+			b->ino = ino;
+			b->id = id = r;
+			b->nopen = 1;
+			*p = b;
+		} else {
+			if (r > 0)
+				ioctl(f->fd, PT_IOC_BACKING_CLOSE, &(uint32_t){ (uint32_t)r });
+			f->pt_error = r > 0 ? -ENOMEM : -errno;
+			f->passthrough = false;
+		}
+	}
+	pthread_mutex_unlock(&f->lock);
+	return id;
+}
+
+/* One open of ino in passthrough mode ended (or its reply was lost). */
+static void pt_release(struct cvmfs_fuse *f, uint64_t ino)
+{
+	struct cvmfs_fuse_backing **p, *b;
+
+	pthread_mutex_lock(&f->lock);
+	p = pt_slot(f, ino);
+	b = *p;
+	if (b && --b->nopen == 0) {
+		ioctl(f->fd, PT_IOC_BACKING_CLOSE, &(uint32_t){ (uint32_t)b->id });
+		*p = b->next;
+		free(b);
+	}
+	pthread_mutex_unlock(&f->lock);
+}
+
 static int do_open(struct worker *w, const struct fuse_in_header *in, const void *arg, bool dir)
 {
 	const struct fuse_open_in *oi = arg;
 	struct cvmfs_fuse *f = w->f;
 	struct fuse_open_out o = { 0 };
 	uint64_t fh = 0;
+	int32_t id = 0;
 	int rc;
 
 	if (!dir && (oi->flags & O_ACCMODE) != O_RDONLY)
@@ -201,9 +303,25 @@ static int do_open(struct worker *w, const struct fuse_in_header *in, const void
 	o.fh = fh;
 	/* Content of a snapshot never changes: keep the page cache across opens. */
 	o.open_flags = FOPEN_KEEP_CACHE | (dir ? FOPEN_CACHE_DIR : 0);
+	if (!dir) {
+		__atomic_add_fetch(&f->nopens, 1, __ATOMIC_RELAXED);
+		if (f->ops->backing_fd)
+			id = pt_open(f, in->nodeid, f->ops->backing_fd(f->ctx, in->nodeid, fh));
+	}
+	if (id > 0) {
+		/* The kernel takes no other flags with it (FOPEN_PASSTHROUGH_MASK:
+		 * direct I/O and no-flush); the page cache is the backing file's. */
+		o.open_flags = PT_FOPEN;
+		o.fh = fh | PT_FH;
+		memcpy((char *)&o + PT_OPEN_ID_OFF, &id, sizeof(id));
+		__atomic_add_fetch(&f->npt_opens, 1, __ATOMIC_RELAXED);
+	}
 	rc = reply(f, in->unique, 0, &o, sizeof(o), NULL, 0);
-	if (rc == 1)	/* the opener was killed meanwhile: nobody will RELEASE fh */
+	if (rc == 1) {	/* the opener was killed meanwhile: nobody will RELEASE fh */
+		if (id > 0)
+			pt_release(f, in->nodeid);
 		(dir ? f->ops->releasedir : f->ops->release)(f->ctx, in->nodeid, fh);
+	}
 	return rc;
 }
 
@@ -212,8 +330,9 @@ static int do_read(struct worker *w, const struct fuse_in_header *in, const void
 	const struct fuse_read_in *ri = arg;
 	struct cvmfs_fuse *f = w->f;
 	size_t len = ri->size < w->data_len ? ri->size : w->data_len;
-	ssize_t n = f->ops->read(f->ctx, in->nodeid, ri->fh, w->data, len, ri->offset);
+	ssize_t n = f->ops->read(f->ctx, in->nodeid, ri->fh & ~PT_FH, w->data, len, ri->offset);
 
+	__atomic_add_fetch(&f->nreads, 1, __ATOMIC_RELAXED);
 	if (n < 0)
 		return reply_err(f, in->unique, (int)n);
 	return reply(f, in->unique, 0, w->data, n, NULL, 0);
@@ -425,9 +544,14 @@ static int dispatch(struct worker *w, size_t n)
 		return do_readdir(w, in, arg, false);
 	case FUSE_READDIRPLUS:
 		return do_readdir(w, in, arg, true);
-	case FUSE_RELEASE:
-		f->ops->release(f->ctx, in->nodeid, ((const struct fuse_release_in *)arg)->fh);
+	case FUSE_RELEASE: {
+		uint64_t fh = ((const struct fuse_release_in *)arg)->fh;
+
+		if (fh & PT_FH)
+			pt_release(f, in->nodeid);
+		f->ops->release(f->ctx, in->nodeid, fh & ~PT_FH);
 		return reply_err(f, in->unique, 0);
+	}
 	case FUSE_RELEASEDIR:
 		f->ops->releasedir(f->ctx, in->nodeid, ((const struct fuse_release_in *)arg)->fh);
 		return reply_err(f, in->unique, 0);
@@ -600,6 +724,27 @@ void cvmfs_fuse_close(struct cvmfs_fuse *f)
 	if (f->fd >= 0)
 		close(f->fd);
 	f->fd = -1;
+	pthread_mutex_lock(&f->lock);
+	for (size_t i = 0; i < CVMFS_FUSE_PT_BUCKETS; i++)
+		while (f->pt[i]) {
+			struct cvmfs_fuse_backing *b = f->pt[i];
+
+			f->pt[i] = b->next;
+			free(b);
+		}
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* see fuse.h */
+void cvmfs_fuse_stats(struct cvmfs_fuse *f, struct cvmfs_fuse_stats *st)
+{
+	pthread_mutex_lock(&f->lock);
+	st->passthrough = f->passthrough;
+	st->pt_error = f->pt_error;
+	pthread_mutex_unlock(&f->lock);
+	st->opens = __atomic_load_n(&f->nopens, __ATOMIC_RELAXED);
+	st->pt_opens = __atomic_load_n(&f->npt_opens, __ATOMIC_RELAXED);
+	st->reads = __atomic_load_n(&f->nreads, __ATOMIC_RELAXED);
 }
 
 /* see fuse.h */

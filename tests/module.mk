@@ -2,7 +2,7 @@
 # One binary per tests/unit/<name>_test.c. It links only the library of its
 # module (<name>_MOD, default <name>) and that module's <mod>_DEPS, so a unit
 # test cannot reach code its module does not depend on.
-UNIT_TESTS := boot cvmfs-lite
+UNIT_TESTS := boot cvmfs-lite cvmfs-pub
 UNIT_TESTS += tls
 UNIT_TESTS += blk
 UNIT_TESTS += boot-config boot-context
@@ -13,6 +13,8 @@ boot-context_MOD := boot
 UNIT_TESTS += net-http cvmfs-lite-client
 net-http_MOD := net
 cvmfs-lite-client_MOD := cvmfs-lite
+UNIT_TESTS += cvmfs-lite-integrity
+cvmfs-lite-integrity_MOD := cvmfs-lite
 UNIT_TESTS += cvmfs-lite-fuse
 cvmfs-lite-fuse_MOD := cvmfs-lite
 
@@ -26,7 +28,7 @@ $(foreach t,$(UNIT_TESTS),$(eval $(call unit_rules,$(t))))
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/h/tests/t-%)
 
 PYTEST := CVMBOOT_BUILD=$(abspath $(B)) $(PYTHON) -m pytest -q -p no:cacheprovider
-CHECK_DEPS := all $(UNIT_BINS) $(if $(GENERIC_KVER),$(B)/modules-$(GENERIC_KVER).cpio.xz)
+CHECK_DEPS := all $(UNIT_BINS)
 
 # `make check` runs every layer in one pytest session so that it ends with
 # one summary line; `make unit|host|vm` run one layer. T=path::name runs one test.

@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """Publisher benchmark (prints, asserts nothing): files/s and MB/s for 20,000
-small files and for a 1 GiB file, and the time of a no-change republish.
+small files and for a 1 GiB file, the time of a no-change republish, and the
+chunks that content-defined chunking (4/8/16 MiB) makes of 100 MiB of random
+bytes (upstream's rule: ~12-16 chunks, never all at the maximum).
 
     CVMBOOT_BUILD=$PWD/build /usr/bin/python3 tests/bench/bench_publish.py [--keep DIR]
 
@@ -18,7 +20,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
-from cvmfsrepo import cvmboot_path, keygen  # noqa: E402
+from cvmfsrepo import Repo, cvmboot_path, keygen  # noqa: E402
 
 FQRN = 'bench.repo'
 
@@ -88,6 +90,18 @@ def main():
               ((dt, (1 << 30) / 1e6 / dt, load())))
         dt, _ = run(pub + [src, repo])
         print('no-change republish of it:    %.2f s  (%s)' % (dt, load()))
+
+        src = os.path.join(work, 'rnd100')
+        os.makedirs(src)
+        with open(os.path.join(src, 'random'), 'wb') as fh:
+            for _ in range(100):
+                fh.write(os.urandom(1 << 20))
+        repo = os.path.join(work, 'repo-rnd100')
+        dt, _ = run(pub + [src, repo])
+        sizes = [s for _, s, _ in Repo(repo, FQRN, keys['pub']).walk()['/random']['chunks']]
+        print('100 MiB random file:          %.2f s  %d chunks of %.1f-%.1f MiB, %d at the '
+              '16 MiB maximum  (%s)' % (dt, len(sizes), min(sizes) / 2**20, max(sizes) / 2**20,
+                                        sum(1 for x in sizes if x == 16 << 20), load()))
 
         if a.random_mib:
             src = os.path.join(work, 'rnd')

@@ -75,6 +75,36 @@ def test_overlong_path(repo, cvmboot):
     fails(repo, src, keys, cvmboot, str(src) + '/d/nnnn', 'path of 3821 bytes is longer than 3800')
 
 
+def test_deep_tree(repo, cvmboot):
+    """1,890 nested directories (path 3,784 bytes, below the 3,800 limit):
+    published like any tree, not a stack overflow in the walk (issue 13.8)."""
+    repo, src, keys = repo
+    depth = 1890
+    fd = os.open(src / 'd', os.O_RDONLY)
+    for _ in range(depth):
+        os.mkdir('a', dir_fd=fd)
+        nfd = os.open('a', os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = nfd
+    wfd = os.open('f', os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+    os.write(wfd, b'bottom\n')
+    os.close(wfd)
+    os.close(fd)
+    try:
+        r = publish(src, repo, FQRN, keys, check=False)
+        assert r.returncode == 0, 'rc %d: %s' % (r.returncode, r.stderr[-2000:])
+        rp = Repo(repo, FQRN, keys['pub'])
+        s = rp.check()
+        assert s['revision'] == 2
+        files = rp.files()
+        deep = '/d' + '/a' * depth + '/f'
+        assert files[deep] == b'bottom\n'
+        assert files['/d/ok'] == b'fine\n'
+    finally:
+        # shutil.rmtree recurses in Python 3.11 and would stop at this depth
+        subprocess.run(['rm', '-rf', str(src / 'd/a')], check=True)
+
+
 def test_xattr_over_limit(repo, cvmboot):
     repo, src, keys = repo
     (src / 'd/big-xattr').write_bytes(b'x')

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* cvmfs-lite/pub-walk.c: reads the source tree into nodes, catalogs and contents; rejects what the format cannot hold. */
+/* cvmfs-pub/walk.c: reads the source tree into nodes, catalogs and contents; rejects what the format cannot hold. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +11,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "cvmfs-lite/pub.h"
+#include "cvmfs-pub/internal.h"
 
 static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 {
@@ -362,16 +362,17 @@ static int list_dir(struct cvmfs_pub_tree *t, int fd, const char *path, char ***
 	return 0;
 }
 
-static int walk_dir(struct cvmfs_pub_tree *t, struct ino_map *m, int fd, uint32_t dir, int depth);
-
+/* Adds the row of fd/name below dir; *sub = its node if it is a directory
+ * (the caller walks it next), else CVMFS_PUB_NONE. */
 static int walk_entry(struct cvmfs_pub_tree *t, struct ino_map *m, int fd, uint32_t dir,
-		      const char *name, int depth)
+		      const char *name, uint32_t *sub)
 {
 	struct cvmfs_pub_node *nd;
 	struct stat st;
 	uint32_t idx;
-	int rc, sub;
+	int rc;
 
+	*sub = CVMFS_PUB_NONE;
 	if ((rc = check_name(t, t->nodes[dir].path, name)) < 0)
 		return rc;
 	if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -404,28 +405,41 @@ static int walk_entry(struct cvmfs_pub_tree *t, struct ino_map *m, int fd, uint3
 		return content_for(t, m, idx, st.st_nlink > 1);
 	} else if (S_ISDIR(st.st_mode)) {
 		t->nodes[dir].ndirs++;
-		sub = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (sub < 0)
-			return cvmfs_pub_fail(t->e, -errno, "%s%s: cannot open directory: %s",
-					      t->o->src, nd->path, strerror(errno));
-		rc = walk_dir(t, m, sub, idx, depth + 1);
-		close(sub);
-		return rc;
+		*sub = idx;
 	}
 	return 0;
 }
 
-static int walk_dir(struct cvmfs_pub_tree *t, struct ino_map *m, int fd, uint32_t dir, int depth)
+/* A directory being walked: its names (sorted) and the next one to visit. */
+struct walk_frame {
+	char **names;
+	size_t n, next;
+	uint32_t dir;
+};
+
+static void frame_fini(struct walk_frame *f)
 {
-	char **names = NULL;
-	size_t n = 0, i;
+	size_t i;
+
+	for (i = 0; i < f->n; i++)
+		free(f->names[i]);
+	free(f->names);
+	memset(f, 0, sizeof(*f));
+}
+
+/* Lists directory dir (open on fd) into f; a directory holding the catalog
+ * marker starts a nested catalog. */
+static int enter_dir(struct cvmfs_pub_tree *t, int fd, uint32_t dir, struct walk_frame *f)
+{
 	int rc;
 
-	rc = list_dir(t, fd, t->nodes[dir].path, &names, &n);
+	memset(f, 0, sizeof(*f));
+	f->dir = dir;
+	rc = list_dir(t, fd, t->nodes[dir].path, &f->names, &f->n);
 	if (rc < 0)
-		goto out;
-	if (dir != 0 && bsearch(&(const char *){ CVMFS_CATALOG_MARKER }, names, n, sizeof(char *),
-				name_cmp)) {
+		return rc;
+	if (dir != 0 && bsearch(&(const char *){ CVMFS_CATALOG_MARKER }, f->names, f->n,
+				sizeof(char *), name_cmp)) {
 		/* The directory's row moves into the new catalog; the parent
 		 * keeps a mountpoint row (written from cats[].root). */
 		struct cvmfs_pub_catalog *pc = &t->cats[t->nodes[dir].cat];
@@ -433,17 +447,105 @@ static int walk_dir(struct cvmfs_pub_tree *t, struct ino_map *m, int fd, uint32_
 		pc->nnodes--;	/* dir was the last row added to it */
 		rc = new_catalog(t, dir, t->nodes[dir].cat);
 		if (rc < 0)
-			goto out;
+			return rc;
 		t->nodes[dir].cat = (uint32_t)rc;
 		if ((rc = cat_add_node(&t->cats[t->nodes[dir].cat], dir)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Replaces *fd (a directory) by an fd on node dir, which is its parent (or
+ * the root): "..", checked to be the directory the walk went down from. */
+static int walk_up(struct cvmfs_pub_tree *t, int *fd, uint32_t dir)
+{
+	struct stat st;
+	int nfd;
+
+	if (dir == 0)
+		nfd = fcntl(t->srcfd, F_DUPFD_CLOEXEC, 0);
+	else
+		nfd = openat(*fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (nfd < 0)
+		return cvmfs_pub_fail(t->e, -errno, "%s%s: cannot open directory: %s", t->o->src,
+				      t->nodes[dir].path, strerror(errno));
+	if (dir != 0 && (fstat(nfd, &st) < 0 || st.st_dev != t->nodes[dir].dev ||
+			 st.st_ino != t->nodes[dir].ino)) {
+		close(nfd);
+		return cvmfs_pub_fail(t->e, -ESTALE, "%s%s: directory moved while being "
+				      "published; publish again", t->o->src, t->nodes[dir].path);
+	}
+	close(*fd);
+	*fd = nfd;
+	return 0;
+}
+
+/* Opens fd/name, the directory of node sub, and replaces *fd by it. */
+static int walk_down(struct cvmfs_pub_tree *t, int *fd, const char *name, uint32_t sub)
+{
+	struct cvmfs_pub_node *nd = &t->nodes[sub];
+	struct stat st;
+	int nfd = openat(*fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (nfd < 0)
+		return cvmfs_pub_fail(t->e, -errno, "%s%s: cannot open directory: %s", t->o->src,
+				      nd->path, strerror(errno));
+	if (fstat(nfd, &st) < 0 || st.st_dev != nd->dev || st.st_ino != nd->ino) {
+		close(nfd);
+		return cvmfs_pub_fail(t->e, -ESTALE, "%s%s: directory replaced while being "
+				      "published; publish again", t->o->src, nd->path);
+	}
+	close(*fd);
+	*fd = nfd;
+	return 0;
+}
+
+/* Depth-first, names in byte order, parents before children. Iterative, so
+ * that depth costs heap (one frame per level) rather than stack, and only
+ * one directory fd is open at a time: trees nested as deep as paths allow
+ * (about 1,900 levels under CVMFS_PUB_PATH_MAX) walk like any other. */
+static int walk_tree(struct cvmfs_pub_tree *t, struct ino_map *m)
+{
+	struct walk_frame *st = NULL;
+	size_t depth = 0, cap = 0, i;
+	uint32_t sub;
+	int fd, rc;
+
+	fd = fcntl(t->srcfd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return cvmfs_pub_fail(t->e, -errno, "%s: %s", t->o->src, strerror(errno));
+	if ((rc = grow((void **)&st, &cap, 1, sizeof(*st))) < 0)
+		goto out;
+	depth = 1;
+	if ((rc = enter_dir(t, fd, 0, &st[0])) < 0)
+		goto out;
+	while (depth > 0) {
+		struct walk_frame *f = &st[depth - 1];
+		const char *name;
+
+		if (f->next == f->n) {
+			frame_fini(f);
+			if (--depth > 0 && (rc = walk_up(t, &fd, st[depth - 1].dir)) < 0)
+				goto out;
+			continue;
+		}
+		name = f->names[f->next++];
+		if ((rc = walk_entry(t, m, fd, f->dir, name, &sub)) < 0)
+			goto out;
+		if (sub == CVMFS_PUB_NONE)
+			continue;
+		if ((rc = walk_down(t, &fd, name, sub)) < 0)
+			goto out;
+		if ((rc = grow((void **)&st, &cap, depth + 1, sizeof(*st))) < 0)
+			goto out;
+		if ((rc = enter_dir(t, fd, sub, &st[depth++])) < 0)
 			goto out;
 	}
-	for (i = 0; i < n && rc >= 0; i++)
-		rc = walk_entry(t, m, fd, dir, names[i], depth);
 out:
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	for (i = 0; i < depth; i++)
+		frame_fini(&st[i]);
+	free(st);
+	close(fd);
 	return rc < 0 ? rc : 0;
 }
 
@@ -528,7 +630,7 @@ static int group_hardlinks(struct cvmfs_pub_tree *t, uint32_t *gid, size_t ncat)
 	return 0;
 }
 
-/* see pub.h */
+/* see internal.h */
 int cvmfs_pub_walk(struct cvmfs_pub_tree *t)
 {
 	struct ino_map m = { 0 };
@@ -550,7 +652,7 @@ int cvmfs_pub_walk(struct cvmfs_pub_tree *t)
 		return rc;
 	if ((rc = read_xattrs(t, t->srcfd, ".", &t->nodes[0])) < 0)
 		return rc;
-	rc = walk_dir(t, &m, t->srcfd, 0, 0);
+	rc = walk_tree(t, &m);
 	free(m.dev);
 	free(m.ino);
 	free(m.content);
@@ -564,7 +666,7 @@ int cvmfs_pub_walk(struct cvmfs_pub_tree *t)
 	return rc;
 }
 
-/* see pub.h */
+/* see internal.h */
 void cvmfs_pub_tree_fini(struct cvmfs_pub_tree *t)
 {
 	size_t i;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* cvmfs-lite/pub-content.c: file contents to objects: content-defined chunks, zlib, hash, store; a thread pool. */
+/* cvmfs-pub/content.c: file contents to objects: content-defined chunks, zlib, hash, store; a thread pool. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -9,12 +9,13 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "cvmfs-lite/pub.h"
+#include "cvmfs-pub/internal.h"
 
 #define PUB_READ_BUF (1u << 20)
-/* Upstream's xor32 detector (ingestion/chunk_detector.cc): a rolling
- * value over the last 32 bytes, cut when it falls under 2^32 / avg. */
-#define PUB_XOR32_WINDOW 32
+/* Upstream's xor32 detector (spec §9; ingestion/chunk_detector.cc): a
+ * rolling value over the last 32 bytes, cut before the byte that brings it
+ * within UINT32_MAX / avg of the middle of the 32-bit range. */
+#define PUB_XOR32_MAGIC 0x7fffffffu
 
 struct obuf {
 	unsigned char *p;
@@ -202,13 +203,29 @@ static int do_small(struct worker *w, struct cvmfs_pub_content *c)
 	return close_same(w, nd, fd, rc);
 }
 
+/* Upstream's cut test, with its 32-bit two's-complement arithmetic (it
+ * builds with -fwrapv): abs((int32_t)x - magic) < thr. For x = 0xffffffff
+ * the difference is INT32_MIN, whose abs() stays negative: a hit too. */
+static int xor32_hit(uint32_t x, int32_t thr)
+{
+	uint32_t d = x - PUB_XOR32_MAGIC;
+	uint32_t a = (d & 0x80000000u) ? 0u - d : d;
+
+	return (int32_t)a < thr;
+}
+
 /* Stage 1, large file: find the content-defined cuts (spec §9); the chunks
- * are compressed in stage 2, in parallel. */
+ * are compressed in stage 2, in parallel. For a chunk starting at start,
+ * the bytes before start + min - window are skipped, the window's bytes
+ * only fed, and from start + min on each byte is fed then tested; a hit at
+ * byte o ends the chunk at o (o starts the next one), and no hit before
+ * start + max cuts there. */
 static int scan_cuts(struct worker *w, struct cvmfs_pub_content *c)
 {
 	const struct cvmfs_pub_opts *o = w->t->o;
 	struct cvmfs_pub_node *nd = &w->t->nodes[c->node];
-	uint64_t total = 0, start = 0, thr = UINT32_MAX / o->chunk_avg;
+	uint64_t total = 0, start = 0;
+	int32_t thr = (int32_t)(uint32_t)(UINT32_MAX / o->chunk_avg);
 	uint32_t x = 0;
 	int fd = open_same(w, nd), rc = 0;
 
@@ -228,25 +245,29 @@ static int scan_cuts(struct worker *w, struct cvmfs_pub_content *c)
 		}
 		if (r == 0)
 			break;
-		for (i = 0; i < (size_t)r; i++) {
+		i = 0;
+		while (i < (size_t)r && rc == 0) {
 			uint64_t rel = total + i - start;
 
-			if (rel + PUB_XOR32_WINDOW < o->chunk_min) {
+			if (rel + CVMFS_PUB_XOR32_WINDOW < o->chunk_min) {
 				/* jump to where the window starts to matter */
-				uint64_t skip = o->chunk_min - PUB_XOR32_WINDOW - rel;
+				uint64_t skip = o->chunk_min - CVMFS_PUB_XOR32_WINDOW - rel;
 
-				if (skip > (size_t)r - i)
-					skip = (size_t)r - i;
-				i += skip - 1;
+				i += skip < (size_t)r - i ? (size_t)skip : (size_t)r - i;
 				continue;
 			}
-			x = (x << 1) ^ w->in[i];
-			if ((rel + 1 >= o->chunk_min && x < thr) || rel + 1 >= o->chunk_max) {
-				if ((rc = add_cut(w, start, rel + 1)) < 0)
-					break;
-				start = total + i + 1;
-				x = 0;
+			if (rel < o->chunk_max) {
+				x = (x << 1) ^ w->in[i];
+				if (rel < o->chunk_min || !xor32_hit(x, thr)) {
+					i++;
+					continue;
+				}
 			}
+			/* a hit at byte i, or no hit up to max: byte i starts the
+			 * next chunk and is looked at again as its first byte */
+			rc = add_cut(w, start, rel);
+			start = total + i;
+			x = 0;
 		}
 		total += (uint64_t)r;
 		if (rc < 0 || total > nd->size)
@@ -393,7 +414,7 @@ static int chunk_jobs(struct cvmfs_pub_tree *t, struct job **out, size_t *n)
 	return 0;
 }
 
-/* see pub.h */
+/* see internal.h */
 int cvmfs_pub_content_run(struct cvmfs_pub_tree *t, struct cvmfs_pub_store *s)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* cvmfs-lite/pub.c: one publish: walk, store contents, catalogs, history, whitelist, then the signed manifest last. */
+/* cvmfs-pub/publish.c: one publish: walk, store contents, catalogs, history, whitelist, then the signed manifest last. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cvmfs-lite/pub.h"
+#include "cvmfs-pub/internal.h"
 
 static double now_s(void)
 {
@@ -30,7 +30,7 @@ static void phase(const struct cvmfs_pub_opts *o, const char *what, double *t0)
 	*t0 = t;
 }
 
-/* see pub.h */
+/* see internal.h */
 int cvmfs_pub_manifest_load(const char *repo, const char *fqrn, const struct cvmfs_cert *cert,
 		      unsigned char **raw, struct cvmfs_manifest *m, struct cvmfs_pub_err *e)
 {
@@ -55,8 +55,8 @@ int cvmfs_pub_manifest_load(const char *repo, const char *fqrn, const struct cvm
 	return 1;
 }
 
-/* see pub.h */
-int cvmfs_pub_manifest_commit(const char *repo, struct cvmfs_pub_store *s, struct cvmfs_pub_keys *k,
+/* see internal.h */
+int cvmfs_pub_manifest_commit(const char *repo, struct cvmfs_pub_store *s, struct cvmfs_pub_signer *k,
 			struct cvmfs_pub_rng *rng, const struct cvmfs_manifest *m,
 			struct cvmfs_pub_err *e)
 {
@@ -81,7 +81,7 @@ int cvmfs_pub_manifest_commit(const char *repo, struct cvmfs_pub_store *s, struc
 	return 0;
 }
 
-static int write_whitelist(const struct cvmfs_pub_opts *o, struct cvmfs_pub_keys *k,
+static int write_whitelist(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 			   struct cvmfs_pub_rng *rng, time_t now, struct cvmfs_pub_err *e)
 {
 	unsigned char wl[4096];
@@ -117,7 +117,7 @@ static void txn_clean(struct cvmfs_pub_store *s)
 	closedir(d);
 }
 
-static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_keys *k,
+static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 		   struct cvmfs_pub_store *s, struct cvmfs_pub_rng *rng,
 		   struct cvmfs_pub_result *res, struct cvmfs_pub_err *e)
 {
@@ -225,11 +225,11 @@ static int repo_outside_src(const struct cvmfs_pub_opts *o, struct cvmfs_pub_err
 	return rc;
 }
 
-/* see pub.h */
+/* see cvmfs-pub.h */
 int cvmfs_pub_run(const struct cvmfs_pub_opts *o, struct cvmfs_pub_result *res,
 		  struct cvmfs_pub_err *e)
 {
-	struct cvmfs_pub_keys k;
+	struct cvmfs_pub_signer k;
 	struct cvmfs_pub_store s = { .repofd = -1, .datafd = -1, .tmpfd = -1 };
 	struct cvmfs_pub_rng rng;
 	double t0 = now_s();
@@ -238,11 +238,11 @@ int cvmfs_pub_run(const struct cvmfs_pub_opts *o, struct cvmfs_pub_result *res,
 	memset(res, 0, sizeof(*res));
 	if (cvmfs_pub_fqrn_check(o->fqrn) < 0)
 		return cvmfs_pub_fail(e, -EINVAL, "'%s' is not a repository name", o->fqrn);
-	if (o->chunk_min == 0 || o->chunk_avg < o->chunk_min || o->chunk_max < o->chunk_avg ||
-	    o->chunk_max > (1u << 30))
-		return cvmfs_pub_fail(e, -EINVAL, "chunk sizes must satisfy 0 < min <= avg <= max "
-				      "<= 1 GiB");
-	rc = cvmfs_pub_keys_load(&k, o->keydir, o->fqrn, 1, e);
+	if (o->chunk_min < CVMFS_PUB_XOR32_WINDOW || o->chunk_avg < o->chunk_min ||
+	    o->chunk_max < o->chunk_avg || o->chunk_max > (1u << 30))
+		return cvmfs_pub_fail(e, -EINVAL, "chunk sizes must satisfy %u <= min <= avg <= max "
+				      "<= 1 GiB", CVMFS_PUB_XOR32_WINDOW);
+	rc = cvmfs_pub_signer_load(&k, o->keydir, o->fqrn, 1, e);
 	if (rc < 0)
 		goto out;
 	if ((rc = cvmfs_pub_rng_init(&rng)) < 0) {
@@ -266,7 +266,7 @@ out:
 	cvmfs_pub_store_close(&s);
 	if (have_rng)
 		cvmfs_pub_rng_fini(&rng);
-	cvmfs_pub_keys_fini(&k);
+	cvmfs_pub_signer_fini(&k);
 	res->seconds = now_s() - t0;
 	return rc;
 }

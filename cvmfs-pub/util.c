@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* cvmfs-lite/pub-util.c: publisher helpers: sticky errors, whole-file I/O, atomic writes, zlib. */
+/* cvmfs-pub/util.c: publisher helpers: sticky errors, whole-file I/O, atomic writes, zlib. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -10,9 +10,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "cvmfs-lite/pub.h"
+#include "cvmfs-pub/internal.h"
 
-/* see pub.h */
+/* see cvmfs-pub.h */
 void cvmfs_pub_err_init(struct cvmfs_pub_err *e)
 {
 	pthread_mutex_init(&e->lock, NULL);
@@ -20,7 +20,7 @@ void cvmfs_pub_err_init(struct cvmfs_pub_err *e)
 	e->msg[0] = '\0';
 }
 
-/* see pub.h */
+/* see cvmfs-pub.h */
 int cvmfs_pub_fail(struct cvmfs_pub_err *e, int rc, const char *fmt, ...)
 {
 	va_list ap;
@@ -36,7 +36,7 @@ int cvmfs_pub_fail(struct cvmfs_pub_err *e, int rc, const char *fmt, ...)
 	return rc;
 }
 
-/* see pub.h */
+/* see internal.h */
 int cvmfs_pub_read_file(int dirfd, const char *path, size_t max, unsigned char **out,
 			size_t *len)
 {
@@ -101,7 +101,7 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-/* see pub.h */
+/* see internal.h */
 int cvmfs_pub_write_atomic(const char *dir, const char *name, const void *data, size_t len,
 			   unsigned mode)
 {
@@ -135,7 +135,7 @@ int cvmfs_pub_write_atomic(const char *dir, const char *name, const void *data, 
 	return rc;
 }
 
-/* see pub.h */
+/* see internal.h */
 int cvmfs_pub_deflate(const void *in, size_t len, unsigned char **out, size_t *outlen)
 {
 	uLongf n = compressBound((uLong)len);

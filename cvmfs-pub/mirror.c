@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* cvmfs-lite/pub-mirror.c: `inspect URL`: repository files fetched over HTTP(S) on first use into a private temporary directory. */
+/* cvmfs-pub/mirror.c: `inspect URL`: repository files fetched over HTTP(S) on first use into a private temporary directory. */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cvmfs-lite/pub.h"
+#include "cvmfs-pub/internal.h"
 #include "net/http.h"
 #include "tls/tls.h"
 
@@ -33,7 +33,7 @@ static int to_fd(void *arg, const void *buf, size_t len)
 	return 0;
 }
 
-/* see pub.h */
+/* see internal.h */
 void cvmfs_pub_mirror_get(struct cvmfs_pub_mirror *m, const char *rel)
 {
 	char url[NET_HTTP_URL_MAX], tmp[512], dir[512];
@@ -75,7 +75,7 @@ void cvmfs_pub_mirror_get(struct cvmfs_pub_mirror *m, const char *rel)
 	unlinkat(m->fd, tmp, 0);
 }
 
-/* see pub.h */
+/* see internal.h */
 int cvmfs_pub_mirror_open(struct cvmfs_pub_mirror *m, const char *url, const char *tmpdir,
 			  struct cvmfs_pub_err *e)
 {
@@ -126,7 +126,7 @@ static int rm_one(const char *path, const struct stat *st, int type, struct FTW 
 	return 0;
 }
 
-/* see pub.h */
+/* see internal.h */
 void cvmfs_pub_mirror_close(struct cvmfs_pub_mirror *m)
 {
 	if (m->http)

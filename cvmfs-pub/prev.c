@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* cvmfs-lite/pub-prev.c: reads the previous revision's catalogs: reuse index of files and content digests of catalogs. */
+/* cvmfs-pub/prev.c: reads the previous revision's catalogs: reuse index of files and content digests of catalogs. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cvmfs-lite/pub.h"
+#include "cvmfs-pub/internal.h"
 #include "sqlite3.h"
 
 static void dg_begin(struct cvmfs_pub_digest *d)
@@ -45,7 +45,7 @@ static void dg_end(struct cvmfs_pub_digest *d)
 		d->acc[i] ^= h[i];
 }
 
-/* see pub.h */
+/* see internal.h */
 void cvmfs_pub_dg_row(struct cvmfs_pub_digest *d, const struct cvmfs_pub_row *r)
 {
 	dg_begin(d);
@@ -69,7 +69,7 @@ void cvmfs_pub_dg_row(struct cvmfs_pub_digest *d, const struct cvmfs_pub_row *r)
 	dg_end(d);
 }
 
-/* see pub.h */
+/* see internal.h */
 void cvmfs_pub_dg_chunk(struct cvmfs_pub_digest *d, int64_t p1, int64_t p2, const struct cvmfs_pub_chunk *c,
 		     size_t hl)
 {
@@ -83,7 +83,7 @@ void cvmfs_pub_dg_chunk(struct cvmfs_pub_digest *d, int64_t p1, int64_t p2, cons
 	dg_end(d);
 }
 
-/* see pub.h */
+/* see internal.h */
 void cvmfs_pub_dg_nested(struct cvmfs_pub_digest *d, const char *path, const char *hex, int64_t size)
 {
 	dg_begin(d);
@@ -131,7 +131,7 @@ static int pf_insert(struct cvmfs_pub_tree *t, const struct cvmfs_pub_prev_file 
 	return 0;
 }
 
-/* see pub.h */
+/* see internal.h */
 const struct cvmfs_pub_prev_file *cvmfs_pub_prev_find(const struct cvmfs_pub_tree *t, int64_t p1, int64_t p2)
 {
 	size_t i;
@@ -145,7 +145,7 @@ const struct cvmfs_pub_prev_file *cvmfs_pub_prev_find(const struct cvmfs_pub_tre
 	return NULL;
 }
 
-/* see pub.h */
+/* see internal.h */
 int cvmfs_pub_object_to_tmp(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char suffix,
 		      char *tmp, size_t len, uint64_t *size)
 {
@@ -375,7 +375,7 @@ out:
 	return rc;
 }
 
-/* see pub.h */
+/* see internal.h */
 int cvmfs_pub_prev_load(struct cvmfs_pub_tree *t, struct cvmfs_pub_store *s, const struct cvmfs_hash *root)
 {
 	size_t count = 0;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* cvmfs-lite/pub-store.c: the repository's object store: data/xx/ objects written by temp file and rename. */
+/* cvmfs-pub/store.c: the repository's object store: data/xx/ objects written by temp file and rename. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -8,11 +8,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cvmfs-lite/pub.h"
+#include "cvmfs-pub/internal.h"
 
 static uint64_t seq;	/* temp names; atomic */
 
-/* see pub.h */
+/* see internal.h */
 int cvmfs_pub_store_open(struct cvmfs_pub_store *s, const char *repo, enum cvmfs_hash_algo algo,
 			 struct cvmfs_pub_err *e)
 {
@@ -49,7 +49,7 @@ int cvmfs_pub_store_open(struct cvmfs_pub_store *s, const char *repo, enum cvmfs
 	return 0;
 }
 
-/* see pub.h */
+/* see internal.h */
 void cvmfs_pub_store_close(struct cvmfs_pub_store *s)
 {
 	if (s->tmpfd >= 0)
@@ -72,7 +72,7 @@ static int relpath(const struct cvmfs_hash *h, char suffix, char *buf, size_t le
 	return 0;
 }
 
-/* see pub.h */
+/* see internal.h */
 int cvmfs_pub_store_has(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char suffix)
 {
 	char rel[CVMFS_OBJ_PATH_MAX];
@@ -82,7 +82,7 @@ int cvmfs_pub_store_has(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, c
 	return faccessat(s->datafd, rel, F_OK, 0) == 0;
 }
 
-/* see pub.h */
+/* see internal.h */
 int cvmfs_pub_store_put(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char suffix,
 			const void *zdata, size_t zlen)
 {
@@ -128,7 +128,7 @@ int cvmfs_pub_store_put(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, c
 	return 0;
 }
 
-/* see pub.h */
+/* see internal.h */
 int cvmfs_pub_store_put_buf(struct cvmfs_pub_store *s, char suffix, const void *data,
 			    size_t len, struct cvmfs_hash *out)
 {
@@ -145,7 +145,7 @@ int cvmfs_pub_store_put_buf(struct cvmfs_pub_store *s, char suffix, const void *
 	return rc;
 }
 
-/* see pub.h */
+/* see internal.h */
 int cvmfs_pub_store_get(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char suffix,
 			size_t max, unsigned char **out, size_t *len)
 {

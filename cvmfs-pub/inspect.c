@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* cvmfs-lite/pub-inspect.c: `cvmboot inspect`: show a repository and verify every signature and object. */
+/* cvmfs-pub/inspect.c: `cvmboot inspect`: show a repository and verify every signature and object. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,11 +10,11 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "cvmfs-lite/pub.h"
+#include "cvmfs-pub/internal.h"
 #include "sqlite3.h"
 
 struct insp {
-	const struct cvmfs_inspect_opts *o;
+	const struct cvmfs_pub_inspect_opts *o;
 	struct cvmfs_pub_err *e;
 	struct cvmfs_pub_store s;
 	unsigned char *seen;		/* set of verified objects: 21 bytes (suffix + digest) */
@@ -387,7 +387,7 @@ static void show_time(const char *label, time_t t)
 static int load_pubkeys(struct insp *in, const char *fqrn, struct cvmfs_pubkeys *keys,
 			char *used, size_t ulen)
 {
-	const struct cvmfs_inspect_opts *o = in->o;
+	const struct cvmfs_pub_inspect_opts *o = in->o;
 	unsigned char *buf;
 	size_t len;
 	int rc;
@@ -574,8 +574,8 @@ out:
 	return rc;
 }
 
-/* see pub.h */
-int cvmfs_inspect_run(const struct cvmfs_inspect_opts *o, struct cvmfs_pub_err *e)
+/* see cvmfs-pub.h */
+int cvmfs_pub_inspect_run(const struct cvmfs_pub_inspect_opts *o, struct cvmfs_pub_err *e)
 {
 	struct insp in = { .o = o, .e = e, .mirror = { .fd = -1 } };
 	struct cvmfs_manifest m;

@@ -1,92 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* cvmfs-lite/pub.h: the publisher (host tool only): keys, publish, tags and inspect.
- *
- * Everything here is in cvmfs-lite_HOST_SRCS: it writes SQLite and uses the
- * host-only mbedTLS writers. The verbs return a process exit status (0 ok,
- * 1 failure with a message on stderr, 2 usage). The library functions return
- * 0 or -errno and put one human sentence naming the path into err. */
-#ifndef CVMFS_LITE_PUB_H
-#define CVMFS_LITE_PUB_H
+/* cvmfs-pub/internal.h: declarations shared by the publisher's files (and its unit test) only. */
+#ifndef CVMFS_PUB_INTERNAL_H
+#define CVMFS_PUB_INTERNAL_H
 
-#include <pthread.h>
-#include <stddef.h>
-#include <stdint.h>
+#include "cvmfs-pub/cvmfs-pub.h"
+#include "mbedtls/sha1.h"
 
-#include "cvmfs-lite/format.h"
-#include "mbedtls/ctr_drbg.h"
-
-/* ---- verbs of build/cvmboot (boot/tool.c's table) ---- */
-int cvmfs_cli_keygen(int argc, char **argv);
-int cvmfs_cli_publish(int argc, char **argv);
-int cvmfs_cli_tag(int argc, char **argv);
-int cvmfs_cli_inspect(int argc, char **argv);
-
-/* ---- errors: the first one wins (threads may race to set it) ---- */
-struct cvmfs_pub_err {
-	pthread_mutex_t lock;
-	int rc;				/* 0 or the first -errno */
-	char msg[1024];
-};
-void cvmfs_pub_err_init(struct cvmfs_pub_err *e);
-/* Records rc and the message if none is recorded yet; returns rc. */
-int cvmfs_pub_fail(struct cvmfs_pub_err *e, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* ---- keys (pub-keys.c) ---- */
-#define CVMFS_PUB_CERT_DAYS 365
-#define CVMFS_PUB_WHITELIST_DAYS 30
-#define CVMFS_PUB_RSA_BITS 2048
-
-struct cvmfs_pub_rng {
-	mbedtls_ctr_drbg_context drbg;
-};
-/* Seeds from getrandom(2). Returns 0 or -EIO. _fini wipes the state. */
-int cvmfs_pub_rng_init(struct cvmfs_pub_rng *r);
-void cvmfs_pub_rng_fini(struct cvmfs_pub_rng *r);
-int cvmfs_pub_rng_cb(void *rng, unsigned char *out, size_t len);
-
-/* 0 if fqrn looks like a repository name (letters, digits, '.', '-', '_',
- * at least one dot, at most 200 bytes), else -EINVAL. */
-int cvmfs_pub_fqrn_check(const char *fqrn);
-
-/* Writes DIR/FQRN.{pub,masterkey,key,crt}: RSA-2048 master key (.pub as
- * PEM SubjectPublicKeyInfo), publisher key and self-signed certificate
- * (CN "<fqrn> CernVM-FS Release Managers", 365 days). Private files are
- * 0600. Creates DIR if missing. Refuses (-EEXIST) if any file exists.
- * Blocks for key generation (about a second). */
-int cvmfs_pub_keygen(const char *fqrn, const char *dir, struct cvmfs_pub_err *e);
-
-/* The publisher's key material for one repository. */
-struct cvmfs_pub_keys {
-	mbedtls_pk_context master;	/* FQRN.masterkey (if loaded) */
-	mbedtls_pk_context key;		/* FQRN.key */
-	struct cvmfs_cert cert;		/* FQRN.crt */
-	unsigned char *crt_pem;		/* file bytes (the X object is zlib of these) */
-	size_t crt_len;
-	int have_master;
-};
-/* Loads DIR/FQRN.{key,crt} (and .masterkey if need_master). Checks that the
- * key matches the certificate (-EKEYREJECTED otherwise). Returns 0, -ENOENT,
- * -EBADMSG (unreadable PEM), -EKEYREJECTED; err names the file. */
-int cvmfs_pub_keys_load(struct cvmfs_pub_keys *k, const char *dir, const char *fqrn,
-			int need_master, struct cvmfs_pub_err *e);
-void cvmfs_pub_keys_fini(struct cvmfs_pub_keys *k);
-
-/* Signs a manifest letter: appends "--\n<hex HASH_algo(body)>\n<sig>" where
- * sig = RSA PKCS#1 v1.5 SHA-1 over the hex with the publisher key. out must
- * hold len + 128 + 512 bytes. Returns the total length or -errno. */
-ssize_t cvmfs_pub_sign_manifest(struct cvmfs_pub_keys *k, struct cvmfs_pub_rng *r,
-				enum cvmfs_hash_algo algo, const char *body, size_t len,
-				unsigned char *out, size_t cap);
-
-/* Builds a whitelist valid from now for days, listing the certificate's
- * SHA-1 fingerprint, signed raw PKCS#1 type 1 with the master key. Returns
- * the length or -errno. */
-ssize_t cvmfs_pub_make_whitelist(struct cvmfs_pub_keys *k, struct cvmfs_pub_rng *r,
-				 const char *fqrn, time_t now, unsigned days,
-				 unsigned char *out, size_t cap);
-
-/* ---- files (pub-util.c) ---- */
+/* ---- files (util.c) ---- */
 /* Reads a whole small file (< max bytes) into a malloc'd buffer (*out,
  * NUL-terminated, caller frees). Returns 0 or -errno (-EFBIG past max). */
 int cvmfs_pub_read_file(int dirfd, const char *path, size_t max, unsigned char **out,
@@ -98,7 +18,7 @@ int cvmfs_pub_write_atomic(const char *dir, const char *name, const void *data, 
 /* zlib level 6 (identical ids to upstream cvmfs) of a buffer; *out malloc'd. */
 int cvmfs_pub_deflate(const void *in, size_t len, unsigned char **out, size_t *outlen);
 
-/* ---- repository writer (pub-store.c) ---- */
+/* ---- repository writer (store.c) ---- */
 struct cvmfs_pub_store {
 	int repofd;			/* the repository directory */
 	int datafd;			/* REPO/data */
@@ -124,39 +44,7 @@ int cvmfs_pub_store_has(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, c
 int cvmfs_pub_store_get(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char suffix,
 			size_t max, unsigned char **out, size_t *len);
 
-/* ---- publish (pub.c) ---- */
-struct cvmfs_pub_opts {
-	const char *src, *repo, *fqrn, *keydir;
-	const char *tag, *description;	/* tag may be NULL */
-	enum cvmfs_hash_algo algo;
-	uint64_t chunk_min, chunk_avg, chunk_max;
-	unsigned whitelist_days;
-	unsigned threads;		/* 0: one per CPU */
-	int rehash;			/* do not trust size+mtime of the previous revision */
-	int verbose;
-};
-#define CVMFS_PUB_CHUNK_MIN (4u << 20)
-#define CVMFS_PUB_CHUNK_AVG (8u << 20)
-#define CVMFS_PUB_CHUNK_MAX (16u << 20)
-/* Longest repository path we publish: clients open it under a mountpoint
- * (/cvmfs/<fqrn>), and the whole must stay below PATH_MAX (4096). */
-#define CVMFS_PUB_PATH_MAX 3800
-
-struct cvmfs_pub_result {
-	uint64_t revision, files, bytes;
-	uint64_t objects_new, objects_reused, catalogs_new;
-	struct cvmfs_hash root;
-	double seconds;
-};
-
-/* Publishes o->src into o->repo as a new revision (see the issue for the
- * format). Blocks until done. On any failure the manifest is untouched, so
- * the repository stays at its previous revision. Returns 0 or -errno. */
-int cvmfs_pub_run(const struct cvmfs_pub_opts *o, struct cvmfs_pub_result *res,
-		  struct cvmfs_pub_err *e);
-
-
-/* ---- a local mirror of a repository URL (pub-mirror.c) ---- */
+/* ---- a local mirror of a repository URL (mirror.c) ---- */
 struct net_http_client;
 struct tls_ctx;
 struct tls_https;
@@ -180,22 +68,7 @@ void cvmfs_pub_mirror_get(struct cvmfs_pub_mirror *m, const char *rel);
 /* Removes the directory and frees the client. Safe on a zeroed m. */
 void cvmfs_pub_mirror_close(struct cvmfs_pub_mirror *m);
 
-/* ---- inspect / verify (pub-inspect.c) ---- */
-struct cvmfs_inspect_opts {
-	const char *repo;		/* a directory */
-	const char *pubkey;		/* master public key file, or NULL */
-	const char *keydir;		/* else KEYDIR/FQRN.pub, else /etc/cvmfs/keys/FQRN.pub */
-	int verify;
-	int expired_ok;
-	int tree;			/* print the catalog tree */
-};
-/* Prints the manifest, whitelist, certificate, tags and catalog summary;
- * with verify, checks every signature and every object reachable from the
- * manifest and all tags, and fails at the first problem with err naming it.
- * Returns 0 or -errno (-EBADMSG, -EKEYREJECTED, -EKEYEXPIRED, -ENOENT). */
-int cvmfs_inspect_run(const struct cvmfs_inspect_opts *o, struct cvmfs_pub_err *e);
-
-/* ---- publisher internals, shared by pub-*.c only ---- */
+/* ---- the publish pipeline: tree, contents, catalogs ---- */
 #define CVMFS_PUB_NONE UINT32_MAX
 
 struct cvmfs_pub_chunk {
@@ -295,7 +168,7 @@ struct cvmfs_pub_digest {
 	mbedtls_sha1_context c;
 };
 
-/* pub-prev.c: the digest of a catalog's content: XOR of the SHA-1 of every
+/* prev.c: the digest of a catalog's content: XOR of the SHA-1 of every
  * row, chunk and nested reference (order-independent; properties are left
  * out), so an unchanged catalog is found without comparing files. */
 void cvmfs_pub_dg_row(struct cvmfs_pub_digest *d, const struct cvmfs_pub_row *r);
@@ -304,23 +177,23 @@ void cvmfs_pub_dg_chunk(struct cvmfs_pub_digest *d, int64_t p1, int64_t p2,
 void cvmfs_pub_dg_nested(struct cvmfs_pub_digest *d, const char *path, const char *hex,
 			 int64_t size);
 
-/* pub-walk.c: reads o->src into t (nodes, contents, catalogs); checks names,
+/* walk.c: reads o->src into t (nodes, contents, catalogs); checks names,
  * path lengths and xattrs; groups hardlinks. Returns 0 or -errno. */
 int cvmfs_pub_walk(struct cvmfs_pub_tree *t);
-/* pub-walk.c: frees everything t owns. */
+/* walk.c: frees everything t owns. */
 void cvmfs_pub_tree_fini(struct cvmfs_pub_tree *t);
-/* pub-content.c: compresses, hashes and stores every content not reused,
+/* content.c: compresses, hashes and stores every content not reused,
  * with a pool of threads; checks that files did not change meanwhile. */
 int cvmfs_pub_content_run(struct cvmfs_pub_tree *t, struct cvmfs_pub_store *s);
-/* pub-catalog.c: loads the previous revision's catalogs (index for reuse). */
+/* catalog.c: loads the previous revision's catalogs (index for reuse). */
 int cvmfs_pub_prev_load(struct cvmfs_pub_tree *t, struct cvmfs_pub_store *s, const struct cvmfs_hash *root);
-/* pub-catalog.c: finds the previous row of a path (NULL if none). */
+/* catalog.c: finds the previous row of a path (NULL if none). */
 const struct cvmfs_pub_prev_file *cvmfs_pub_prev_find(const struct cvmfs_pub_tree *t, int64_t p1, int64_t p2);
-/* pub-catalog.c: writes all catalogs bottom-up (children first), reusing
+/* catalog.c: writes all catalogs bottom-up (children first), reusing
  * unchanged nested ones; the root catalog gets revision and now. */
 int cvmfs_pub_catalogs_write(struct cvmfs_pub_tree *t, struct cvmfs_pub_store *s, uint64_t revision,
 		       uint64_t now);
-/* pub-history.c: new history object: the previous one (or a new one) plus
+/* history.c: new history object: the previous one (or a new one) plus
  * trunk/trunk-previous and the optional tag. */
 struct cvmfs_pub_tag {
 	const char *name, *description;
@@ -330,19 +203,19 @@ struct cvmfs_pub_tag {
 int cvmfs_pub_history_update(struct cvmfs_pub_store *s, const char *fqrn,
 		       const struct cvmfs_hash *prev, const struct cvmfs_pub_tag *add, int move_trunk,
 		       const char *rm, struct cvmfs_hash *out, struct cvmfs_pub_err *e);
-/* pub-history.c: opens the history object h as a temporary SQLite file
+/* history.c: opens the history object h as a temporary SQLite file
  * (path into tmp, caller unlinks). */
 int cvmfs_pub_history_open(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char *tmp,
 		     size_t len);
-/* pub.c: reads and verifies REPO/.cvmfspublished with cert (and fqrn).
+/* publish.c: reads and verifies REPO/.cvmfspublished with cert (and fqrn).
  * Returns 1 (loaded; *raw malloc'd, m points into it), 0 (no manifest) or -errno. */
 int cvmfs_pub_manifest_load(const char *repo, const char *fqrn, const struct cvmfs_cert *cert,
 		      unsigned char **raw, struct cvmfs_manifest *m, struct cvmfs_pub_err *e);
-/* pub.c: syncs the store, signs m and replaces REPO/.cvmfspublished atomically. */
-int cvmfs_pub_manifest_commit(const char *repo, struct cvmfs_pub_store *s, struct cvmfs_pub_keys *k,
+/* publish.c: syncs the store, signs m and replaces REPO/.cvmfspublished atomically. */
+int cvmfs_pub_manifest_commit(const char *repo, struct cvmfs_pub_store *s, struct cvmfs_pub_signer *k,
 			struct cvmfs_pub_rng *rng, const struct cvmfs_manifest *m,
 			struct cvmfs_pub_err *e);
-/* pub-catalog.c: inflates catalog object h into a temporary file (path in tmp). */
+/* catalog.c: inflates catalog object h into a temporary file (path in tmp). */
 int cvmfs_pub_object_to_tmp(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char suffix,
 		      char *tmp, size_t len, uint64_t *size);
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* cvmfs-lite/cli-pub.c: the publisher's verbs of build/cvmboot: keygen, publish, tag, inspect. */
+/* cvmfs-pub/cli.c: the publisher's verbs of build/cvmboot: keygen, publish, tag, inspect. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cvmfs-lite/pub.h"
+#include "cvmfs-pub/internal.h"
 #include "sqlite3.h"
 
 static int report(struct cvmfs_pub_err *e, const char *verb, int rc)
@@ -19,8 +19,8 @@ static int report(struct cvmfs_pub_err *e, const char *verb, int rc)
 	return 1;
 }
 
-/* see pub.h */
-int cvmfs_cli_keygen(int argc, char **argv)
+/* see cvmfs-pub.h */
+int cvmfs_pub_cli_keygen(int argc, char **argv)
 {
 	struct cvmfs_pub_err e;
 	int rc;
@@ -68,8 +68,8 @@ static int publish_usage(void)
 	return 2;
 }
 
-/* see pub.h */
-int cvmfs_cli_publish(int argc, char **argv)
+/* see cvmfs-pub.h */
+int cvmfs_pub_cli_publish(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "name", 1, 0, 'n' }, { "keys", 1, 0, 'k' }, { "tag", 1, 0, 't' },
@@ -254,7 +254,7 @@ static int tag_edit(const char *repo, const char *verb, const char *name, const 
 		    long long rev, const char *hash, const char *desc)
 {
 	struct cvmfs_manifest m, nm;
-	struct cvmfs_pub_keys k;
+	struct cvmfs_pub_signer k;
 	struct cvmfs_pub_store s = { .repofd = -1, .datafd = -1, .tmpfd = -1 };
 	struct cvmfs_pub_rng rng;
 	struct cvmfs_pub_err e;
@@ -277,7 +277,7 @@ static int tag_edit(const char *repo, const char *verb, const char *name, const 
 	snprintf(fqrn, sizeof(fqrn), "%s", m.fqrn);
 	free(raw);
 	raw = NULL;
-	if ((rc = cvmfs_pub_keys_load(&k, keydir, fqrn, 0, &e)) < 0)
+	if ((rc = cvmfs_pub_signer_load(&k, keydir, fqrn, 0, &e)) < 0)
 		goto out;
 	if ((rc = cvmfs_pub_rng_init(&rng)) < 0)
 		goto out;
@@ -317,15 +317,15 @@ out:
 	cvmfs_pub_store_close(&s);
 	if (have_rng)
 		cvmfs_pub_rng_fini(&rng);
-	cvmfs_pub_keys_fini(&k);
+	cvmfs_pub_signer_fini(&k);
 	if (rc < 0)
 		return report(&e, "tag", rc);
 	printf("%s tag '%s' in %s\n", add ? "added" : "removed", name, repo);
 	return 0;
 }
 
-/* see pub.h */
-int cvmfs_cli_tag(int argc, char **argv)
+/* see cvmfs-pub.h */
+int cvmfs_pub_cli_tag(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "keys", 1, 0, 'k' }, { "revision", 1, 0, 'r' }, { "hash", 1, 0, 'H' },
@@ -377,15 +377,15 @@ int cvmfs_cli_tag(int argc, char **argv)
 	return tag_edit(argv[optind], argv[optind + 1], argv[optind + 2], keydir, rev, hash, desc);
 }
 
-/* see pub.h */
-int cvmfs_cli_inspect(int argc, char **argv)
+/* see cvmfs-pub.h */
+int cvmfs_pub_cli_inspect(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "verify", 0, 0, 'V' }, { "expired-whitelist-ok", 0, 0, 'E' },
 		{ "pubkey", 1, 0, 'p' }, { "keys", 1, 0, 'k' }, { "tree", 0, 0, 't' },
 		{ 0, 0, 0, 0 },
 	};
-	struct cvmfs_inspect_opts o = { 0 };
+	struct cvmfs_pub_inspect_opts o = { 0 };
 	struct cvmfs_pub_err e;
 	const char *keydir = NULL;
 	char pk[4096];
@@ -408,7 +408,7 @@ int cvmfs_cli_inspect(int argc, char **argv)
 	cvmfs_pub_err_init(&e);
 	o.keydir = keydir;
 	(void)pk;
-	rc = cvmfs_inspect_run(&o, &e);
+	rc = cvmfs_pub_inspect_run(&o, &e);
 	if (rc < 0) {
 		fprintf(stderr, "cvmboot inspect: FAILED: %s\n", e.msg[0] ? e.msg : strerror(-rc));
 		return 1;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* cvmfs-lite/pub-catalog.c: file catalogs (SQLite schema 2.5 r7): write bottom-up, read the previous revision for reuse. */
+/* cvmfs-pub/catalog.c: file catalogs (SQLite schema 2.5 r7): write bottom-up, read the previous revision for reuse. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cvmfs-lite/pub.h"
+#include "cvmfs-pub/internal.h"
 #include "sqlite3.h"
 
 /* Spec §4.1, exactly as upstream creates revision 7. */
@@ -373,7 +373,7 @@ static int write_one(struct cvmfs_pub_tree *t, struct cvmfs_pub_store *s, uint32
 	return 0;
 }
 
-/* see pub.h */
+/* see internal.h */
 int cvmfs_pub_catalogs_write(struct cvmfs_pub_tree *t, struct cvmfs_pub_store *s, uint64_t revision,
 		       uint64_t now)
 {

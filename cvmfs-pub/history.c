@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* cvmfs-lite/pub-history.c: the history (tag) database, schema 1.0 revision 3 (spec §5). */
+/* cvmfs-pub/history.c: the history (tag) database, schema 1.0 revision 3 (spec §5). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cvmfs-lite/pub.h"
+#include "cvmfs-pub/internal.h"
 #include "sqlite3.h"
 
 static const char ddl[] =
@@ -23,7 +23,7 @@ static const char ddl[] =
 	"INSERT INTO properties VALUES ('schema', '1.0');"
 	"INSERT INTO properties VALUES ('schema_revision', '3');";
 
-/* see pub.h */
+/* see internal.h */
 int cvmfs_pub_history_open(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char *tmp,
 		     size_t len)
 {
@@ -121,7 +121,7 @@ static int edit(sqlite3 *db, const char *fqrn, const struct cvmfs_hash *prev,
 	return 0;
 }
 
-/* see pub.h */
+/* see internal.h */
 int cvmfs_pub_history_update(struct cvmfs_pub_store *s, const char *fqrn,
 		       const struct cvmfs_hash *prev, const struct cvmfs_pub_tag *add, int move_trunk,
 		       const char *rm, struct cvmfs_hash *out, struct cvmfs_pub_err *e)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* cvmfs-lite/pub-keys.c: key generation, key loading and the two signatures of a repository. */
+/* cvmfs-pub/keys.c: key generation, key loading and the two signatures of a repository. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cvmfs-lite/pub.h"
+#include "cvmfs-pub/internal.h"
 #include "mbedtls/pem.h"
 #include "mbedtls/rsa.h"
 #include "mbedtls/x509_crt.h"
@@ -30,7 +30,7 @@ static int entropy(void *arg, unsigned char *out, size_t len)
 	return 0;
 }
 
-/* see pub.h */
+/* see cvmfs-pub.h */
 int cvmfs_pub_rng_init(struct cvmfs_pub_rng *r)
 {
 	static const unsigned char pers[] = "cvmboot publisher";
@@ -41,19 +41,19 @@ int cvmfs_pub_rng_init(struct cvmfs_pub_rng *r)
 	return 0;
 }
 
-/* see pub.h */
+/* see cvmfs-pub.h */
 void cvmfs_pub_rng_fini(struct cvmfs_pub_rng *r)
 {
 	mbedtls_ctr_drbg_free(&r->drbg);
 }
 
-/* see pub.h */
+/* see cvmfs-pub.h */
 int cvmfs_pub_rng_cb(void *rng, unsigned char *out, size_t len)
 {
 	return mbedtls_ctr_drbg_random(&((struct cvmfs_pub_rng *)rng)->drbg, out, len);
 }
 
-/* see pub.h */
+/* see cvmfs-pub.h */
 int cvmfs_pub_fqrn_check(const char *fqrn)
 {
 	size_t i, n = strlen(fqrn);
@@ -156,7 +156,7 @@ out:
 	return rc;
 }
 
-/* see pub.h */
+/* see cvmfs-pub.h */
 int cvmfs_pub_keygen(const char *fqrn, const char *dir, struct cvmfs_pub_err *e)
 {
 	static const char *const ext[] = { "pub", "masterkey", "key", "crt" };
@@ -249,8 +249,8 @@ static int load_priv(mbedtls_pk_context *pk, const char *dir, const char *fqrn, 
 	return 0;
 }
 
-/* see pub.h */
-int cvmfs_pub_keys_load(struct cvmfs_pub_keys *k, const char *dir, const char *fqrn,
+/* see cvmfs-pub.h */
+int cvmfs_pub_signer_load(struct cvmfs_pub_signer *k, const char *dir, const char *fqrn,
 			int need_master, struct cvmfs_pub_err *e)
 {
 	char path[4096];
@@ -280,8 +280,8 @@ int cvmfs_pub_keys_load(struct cvmfs_pub_keys *k, const char *dir, const char *f
 	return 0;
 }
 
-/* see pub.h */
-void cvmfs_pub_keys_fini(struct cvmfs_pub_keys *k)
+/* see cvmfs-pub.h */
+void cvmfs_pub_signer_fini(struct cvmfs_pub_signer *k)
 {
 	mbedtls_pk_free(&k->master);
 	mbedtls_pk_free(&k->key);
@@ -309,8 +309,8 @@ static ssize_t sig_head(enum cvmfs_hash_algo algo, const void *body, size_t len,
 	return (ssize_t)(len + 3 + (size_t)n + 1);
 }
 
-/* see pub.h */
-ssize_t cvmfs_pub_sign_manifest(struct cvmfs_pub_keys *k, struct cvmfs_pub_rng *r,
+/* see cvmfs-pub.h */
+ssize_t cvmfs_pub_sign_manifest(struct cvmfs_pub_signer *k, struct cvmfs_pub_rng *r,
 				enum cvmfs_hash_algo algo, const char *body, size_t len,
 				unsigned char *out, size_t cap)
 {
@@ -329,8 +329,8 @@ ssize_t cvmfs_pub_sign_manifest(struct cvmfs_pub_keys *k, struct cvmfs_pub_rng *
 	return off + (ssize_t)slen;
 }
 
-/* see pub.h */
-ssize_t cvmfs_pub_make_whitelist(struct cvmfs_pub_keys *k, struct cvmfs_pub_rng *r,
+/* see cvmfs-pub.h */
+ssize_t cvmfs_pub_make_whitelist(struct cvmfs_pub_signer *k, struct cvmfs_pub_rng *r,
 				 const char *fqrn, time_t now, unsigned days,
 				 unsigned char *out, size_t cap)
 {
