@@ -72,7 +72,7 @@ fuzz: $(FUZZ_BINS)
 	if [ -n "$$bad" ]; then echo "fuzz: crashes in:$$bad" >&2; exit 1; fi
 
 # The long form of tests/vm/test_vm_torture.py (pulled plug during first
-# boots; `make check` runs 4 trials). Kept here until it has a home.
+# boots; `make check` runs one trial per kill point). Kept here until it has a home.
 TORTURE_TRIALS ?= 30
 .PHONY: torture
 torture: $(CHECK_DEPS)
