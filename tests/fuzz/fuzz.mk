@@ -14,7 +14,7 @@
 # are read only); a crash leaves its reproducer in $(B)/fuzz/crashes/<name>/.
 
 FUZZ_TARGETS := manifest whitelist cert xattr http_head http_exchange dhcp cmdline userdata \
-	shvars tar fuse gpt accounts catalog catalog_rows history
+	shvars tar fuse gpt accounts catalog catalog_rows history read
 FUZZ_CC := clang
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer

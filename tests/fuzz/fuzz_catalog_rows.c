@@ -54,13 +54,12 @@ static const int64_t SPECIAL[] = {
 	0x400, 0x800, 0x1000, 1LL << 32, (1LL << 32) | 5,
 };
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+/* fuzz_read includes this file for the catalog edits (CATALOG_ROWS_LIB). */
+static void rows_init(void)
 {
 	char rel[128];
 	size_t i;
 
-	(void)argc;
-	(void)argv;
 	sqlite3_initialize();
 	for (i = 0; i < sizeof(BASE_FILES) / sizeof(BASE_FILES[0]) && nbase < BASES_MAX; i++) {
 		snprintf(rel, sizeof(rel), "../fuzz/corpus/catalog/%s", BASE_FILES[i]);
@@ -73,7 +72,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	}
 	snprintf(dbpath, sizeof(dbpath), "/dev/shm/fuzz-catalog-rows-%d.db", (int)getpid());
-	return 0;
 }
 
 static int write_file(const char *path, const unsigned char *d, size_t n)
@@ -216,6 +214,7 @@ done:
 	return sqlite3_close(db) == SQLITE_OK ? 0 : -1;
 }
 
+#ifndef CATALOG_ROWS_LIB
 /* ---- the reader side, as fuzz_catalog (one level deeper) ---- */
 
 struct walk {
@@ -272,6 +271,14 @@ static void list(struct cvmfs_catalog *cat, const char *dir, int depth)
 	}
 }
 
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	rows_init();
+	return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
 	struct cvmfs_hash h = { CVMFS_HASH_SHA1, { 0 } };
@@ -301,3 +308,4 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	cvmfs_catalog_close(cat);
 	return 0;
 }
+#endif

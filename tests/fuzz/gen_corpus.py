@@ -160,10 +160,37 @@ def catalog_rows_seeds():
     put('catalog_rows', 'revision', b'\0' + e(25, 1, 1, 1, b'9') + e(25, 2, 1, 2, b'-1'))
 
 
+def read_seeds():
+    """fuzz_read (see its header): catalog edits, three blobs, server
+    behaviour, FUSE requests; on the base catalog published-2 (hello, hard,
+    link, sub): inodes 257.. are its rows."""
+    init_free = lambda *reqs: fuse_seq(*reqs)
+    read_in = lambda fh, off, size: struct.pack('<QQIIQII', fh, off, size, 0, 0, 0, 0)
+    reqs = [fuse_req(1, 1, b'hello\0', 2), fuse_req(1, 1, b'hard\0', 3),
+            fuse_req(1, 1, b'link\0', 4), fuse_req(1, 1, b'sub\0', 5)]
+    u = 6
+    for ino in range(257, 264):
+        reqs += [fuse_req(3, ino, struct.pack('<IIQ', 0, 0, 0), u),
+                 fuse_req(14, ino, struct.pack('<II', 0, 0), u + 1),
+                 fuse_req(15, ino, read_in(0, 0, 4096), u + 2),
+                 fuse_req(15, ino, read_in(0, 5, 1 << 17), u + 3),
+                 fuse_req(5, ino, b'', u + 4)]
+        u += 5
+    reqs += [fuse_req(27, 1, struct.pack('<II', 0, 0), u), fuse_req(28, 1, read_in(0, 0, 4096), u + 1),
+             fuse_req(44, 1, read_in(0, 0, 4096), u + 2), fuse_req(17, 1, b'', u + 3)]
+    session = init_free(*reqs)
+    blobs = [b'hello world\n', b'x' * 5000, bytes(range(256)) * 3]
+    for name, beh in (('right', b'\x08'), ('sizes-differ', b'\x00'),
+                      ('hostile', b'\x08\x00\x03\x04\x05\x06\x07\x01')):
+        put('read', name, SEP.join([b'\0'] + blobs + [beh, session]))
+    put('read', 'chunked', SEP.join([b'\1'] + blobs + [b'\x08', session]))
+
+
 def main():
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
     catalog_rows_seeds()
+    read_seeds()
     put('manifest', 'legacy_aufs', rd('cvmfs-lite', 'legacy_aufs.cvmfspublished'))
     put('whitelist', 'legacy_aufs', rd('cvmfs-lite', 'legacy_aufs.cvmfswhitelist'))
     put('cert', 'legacy_aufs.certX', rd('cvmfs-lite', 'legacy_aufs.certX'))
