@@ -172,13 +172,22 @@ int boot_context_load(int ctxdirfd, struct boot_cfg *cfg, char *buf, size_t cap,
 
 /* ---- cernvm_inject ---- */
 
+/* Opens rel (a path in the new root, "/" = rootfd) for PID 1 to write in:
+ * every component resolved inside rootfd (openat2 RESOLVE_IN_ROOT: ".." and
+ * absolute symlinks stay in it; where the kernel lacks openat2, each directory
+ * opened with O_NOFOLLOW, so a symlink on the way is refused), the last one
+ * never followed (O_NOFOLLOW: -ELOOP on a symlink), a fifo or device refused
+ * without blocking (-ENXIO/-EPERM). Returns an fd (O_CLOEXEC) or -errno. */
+int boot_root_open(int rootfd, const char *rel, int flags, mode_t mode);
+
 /* Unpacks a tar (ustar, GNU long names, pax path/linkpath), gzip'd or not,
  * into rootfd: regular files, directories, symlinks and hard links with
  * their mode and owner. A first pass checks every member and refuses the
  * whole archive (-EPERM, logged with the member) for an absolute name, a
  * ".." component, a hard link to such a name, or a symlink whose relative
- * target climbs out of the root; extraction never follows a symlink on the
- * way (O_NOFOLLOW on each component). Devices and fifos are skipped with a
+ * target climbs out of the root or has ".." after another component (which
+ * may be a symlink); extraction never follows a symlink on the way
+ * (O_NOFOLLOW on each component). Devices and fifos are skipped with a
  * log line. work (wcap bytes) holds the decompressed tar. Returns the
  * number of members written, -EPERM, -EBADMSG (corrupt), -ENOSPC, or -errno
  * from the file system. */

@@ -5,11 +5,12 @@
 UNIT_TESTS := boot cvmfs-lite cvmfs-pub
 UNIT_TESTS += tls
 UNIT_TESTS += blk
-UNIT_TESTS += boot-config boot-context
+UNIT_TESTS += boot-config boot-context boot-tar
 UNIT_TESTS += net
 UNIT_TESTS += aufs-setup
 boot-config_MOD := boot
 boot-context_MOD := boot
+boot-tar_MOD := boot
 UNIT_TESTS += net-http cvmfs-lite-client
 net-http_MOD := net
 cvmfs-lite-client_MOD := cvmfs-lite

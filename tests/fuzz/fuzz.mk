@@ -14,7 +14,7 @@
 # are read only); a crash leaves its reproducer in $(B)/fuzz/crashes/<name>/.
 
 FUZZ_TARGETS := manifest whitelist cert xattr http_head http_exchange dhcp cmdline userdata \
-	shvars tar fuse gpt accounts catalog history
+	shvars tar fuse gpt accounts catalog catalog_rows history read
 FUZZ_CC := clang
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer
@@ -72,7 +72,7 @@ fuzz: $(FUZZ_BINS)
 	if [ -n "$$bad" ]; then echo "fuzz: crashes in:$$bad" >&2; exit 1; fi
 
 # The long form of tests/vm/test_vm_torture.py (pulled plug during first
-# boots; `make check` runs 4 trials). Kept here until it has a home.
+# boots; `make check` runs one trial per kill point). Kept here until it has a home.
 TORTURE_TRIALS ?= 30
 .PHONY: torture
 torture: $(CHECK_DEPS)
