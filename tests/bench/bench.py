@@ -4,7 +4,7 @@
 never asserts; also writes JSON).
 
   1. image size: ISO, kernel, initrd, init binary; the uCernVM figures are
-     quoted from ../shared/spec/ucernvm-reference.md section 7, not measured;
+     quoted from docs/ucernvm-reference.md section 7, not measured;
   2. boot time of the demo's Debian 12 tree under QEMU/TCG, from QEMU start to
      the OS's init (systemd's "Welcome to Debian") and to the serial login
      prompt: streamed cold without / with the boot profile, warm (second boot
