@@ -14,17 +14,9 @@
 
 #include "cvmfs-lite/format.h"
 #include "cvmfs-lite/pub.h"
+#include "tests/unit/testdata.h"
 
 #define TD "tests/data/cvmfs-lite/"
-
-/* Whole file from tests/data (cwd = repository root, as test_unit.py runs us). */
-static unsigned char *td_load(const char *name, size_t *len)
-{
-	unsigned char *buf = NULL;
-
-	assert_int_equal(cvmfs_pub_read_file(AT_FDCWD, name, 1 << 20, &buf, len), 0);
-	return buf;
-}
 
 static void hex_of(enum cvmfs_hash_algo a, const void *d, size_t n, char *out)
 {
@@ -286,10 +278,10 @@ static void upstream_manifest_and_whitelist(void **state)
 	struct cvmfs_cert cert;
 	struct cvmfs_pubkeys keys;
 	size_t ml, wl, cl, kl;
-	unsigned char *mf = td_load(TD "legacy_aufs.cvmfspublished", &ml);
-	unsigned char *wf = td_load(TD "legacy_aufs.cvmfswhitelist", &wl);
-	unsigned char *cx = td_load(TD "legacy_aufs.certX", &cl);
-	unsigned char *pk = td_load(TD "keys/legacy_aufs.cern.ch.pub", &kl);
+	unsigned char *mf = td_load(TD, "legacy_aufs.cvmfspublished", &ml);
+	unsigned char *wf = td_load(TD, "legacy_aufs.cvmfswhitelist", &wl);
+	unsigned char *cx = td_load(TD, "legacy_aufs.certX", &cl);
+	unsigned char *pk = td_load(TD, "keys/legacy_aufs.cern.ch.pub", &kl);
 	time_t in_2015 = 1446336000, now = time(NULL);
 
 	(void)state;
@@ -373,7 +365,7 @@ static void sign_and_verify(void **state)
 	assert_int_equal(cvmfs_manifest_verify(&m, out, "legacy_aufs.cern.ch", &k.cert, NULL), 0);
 	n = cvmfs_pub_make_whitelist(&k, &rng, "legacy_aufs.cern.ch", now, 30, out, sizeof(out));
 	assert_true(n > 256);
-	pk = td_load(TD "keys/legacy_aufs.cern.ch.pub", &kl);
+	pk = td_load(TD, "keys/legacy_aufs.cern.ch.pub", &kl);
 	cvmfs_pubkeys_init(&keys);
 	assert_int_equal(cvmfs_pubkeys_add(&keys, pk, kl, NULL), 0);
 	assert_int_equal(cvmfs_whitelist_parse(out, (size_t)n, &w, NULL), 0);
