@@ -46,8 +46,6 @@ struct boot_ctx {
 	char defaults_buf[BOOT_DEFAULTS_MAX];	/* the strings defaults point into */
 	struct boot_cfg_repo repo;		/* resolved repository settings */
 	struct net_lease lease;
-	int drive_fds[BOOT_DRIVES_MAX];		/* mounted config drives (net..context) */
-	size_t ndrives;
 	char *argv0;				/* main's argv[0] ('@' in the daemon) */
 	const char *stage;			/* the stage running, for callbacks */
 	struct boot_kmod kmod;			/* packed module index, for by-name loads */
@@ -89,8 +87,9 @@ void boot_log_timing(struct boot_ctx *ctx);
  * Returns its length, or -ENOENT if the binary carries no build-id note. */
 int boot_build_id(char *buf, size_t len);
 
-/* Logs "cvmboot: STAGE: ACTION: REASON" and the hint, syncs, then powers the
- * machine off. PID 1 must never return from main, so neither does this. */
+/* Logs "cvmboot: STAGE: ACTION: REASON" and the hint, syncs, then powers off,
+ * reboots after a pause or waits for ever, as cvmboot.on_error says (default
+ * poweroff). PID 1 must never return from main, so neither does this. */
 __attribute__((noreturn)) void boot_fatal(struct boot_ctx *ctx, const char *stage,
 					  const char *action, int err, const char *hint);
 
@@ -101,20 +100,21 @@ int boot_stage_disk_find(struct boot_ctx *ctx);
 int boot_stage_net(struct boot_ctx *ctx);
 int boot_stage_context(struct boot_ctx *ctx);
 int boot_stage_disk(struct boot_ctx *ctx);
+/* context-disk: once the scratch disk is mounted, the first boot saves its
+ * context to context/, later boots apply the saved one. */
+int boot_stage_context_disk(struct boot_ctx *ctx);
 int boot_stage_cvmfs(struct boot_ctx *ctx);
 int boot_stage_rebase(struct boot_ctx *ctx);
 int boot_stage_union(struct boot_ctx *ctx);
 int boot_stage_handover(struct boot_ctx *ctx);
 
 /* Mounts every block device holding iso9660 or vfat read-only under
- * /run/ctx/N (config drives, NoCloud, OpenNebula context CDs) and fills fds
- * (BOOT_DRIVES_MAX) with their directories. Returns how many. */
-size_t boot_drives_mount(struct boot_ctx *ctx, int *fds);
+ * /run/ctx/N (config drives, NoCloud, OpenNebula context CDs), logging under
+ * stage, and fills fds (BOOT_DRIVES_MAX) with their directories. Returns how
+ * many. The caller unmounts them with boot_drives_unmount before it returns:
+ * each stage that reads the drives mounts them itself. */
+size_t boot_drives_mount(struct boot_ctx *ctx, const char *stage, int *fds);
 void boot_drives_unmount(int *fds, size_t n);
-
-/* After the scratch disk is mounted: the first boot saves its context to
- * context/, later boots apply the saved one. Returns 0 or -errno. */
-int boot_context_after_mount(struct boot_ctx *ctx);
 
 /* Logging callback for the parsers of boot/config.h and boot/context.h:
  * arg is the boot_ctx; lines go out under the running stage's name. */
@@ -122,5 +122,12 @@ void boot_log_cb(void *arg, const char *msg);
 
 /* Syncs and powers off; if the kernel refuses, waits forever saying so. */
 __attribute__((noreturn)) void boot_poweroff(struct boot_ctx *ctx);
+
+/* PID 1 run as /run/initramfs/shutdown VERB (systemd's return to the
+ * initramfs, boot/stage-shutdown.c): aufs_shutdown_run on /oldroot within
+ * 10 s, logging to /dev/kmsg, then reboot(2) as VERB asks ("poweroff",
+ * "reboot", "halt", "kexec"; unknown: power off; kexec without a loaded
+ * image: reboot). Never returns: PID 1 must not exit. */
+__attribute__((noreturn)) void boot_shutdown(int argc, char **argv);
 
 #endif

@@ -2,7 +2,7 @@
 # separately) and, host only, image building and the host tool's verbs.
 boot_SRCS := boot/log.c boot/fatal.c boot/kmod.c boot/stage-config.c \
 	boot/stage-net.c boot/stage-disk.c boot/stage-context.c boot/stage-cvmfs.c \
-	boot/stage-handover.c
+	boot/stage-handover.c boot/stage-shutdown.c
 boot_HOST_SRCS := boot/cpio.c boot/tool-initramfs.c boot/tool-image.c
 boot_DEPS := cvmfs-lite tls net blk aufs-setup
 # configuration and contextualization (engineer ctx)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* boot/stage-context.c: first boot: find user-data (config drive, OpenNebula,
- * cloud metadata services) and apply its [ucernvm] section; later boots use
- * what the first boot saved on the scratch disk (see boot_context_after_mount). */
+/* boot/stage-context.c: the context and context-disk stages. First boot:
+ * find user-data (config drive, OpenNebula, cloud metadata services), apply
+ * its [ucernvm] section, and save it on the scratch disk once that is
+ * mounted; later boots apply what the first boot saved. */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -18,7 +19,7 @@
 #define CTX_MNT "/run/ctx"
 
 /* see boot.h */
-size_t boot_drives_mount(struct boot_ctx *ctx, int *fds)
+size_t boot_drives_mount(struct boot_ctx *ctx, const char *stage, int *fds)
 {
 	static const char *const types[] = { "iso9660", "vfat" };
 	DIR *d = opendir("/sys/class/block");
@@ -46,7 +47,7 @@ size_t boot_drives_mount(struct boot_ctx *ctx, int *fds)
 				continue;
 			fds[n] = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 			if (fds[n] >= 0) {
-				boot_log(ctx, "context", "looking at %s (%s)", dev, types[t]);
+				boot_log(ctx, stage, "looking at %s (%s)", dev, types[t]);
 				n++;
 			} else {
 				umount(dir);
@@ -79,19 +80,16 @@ int boot_stage_context(struct boot_ctx *ctx)
 	char work[64 * 1024];
 	const char *sec;
 	size_t sec_len;
-	int rc;
+	int rc, fds[BOOT_DRIVES_MAX];
 	unsigned secs = ctx->cfg.context_timeout_s ? ctx->cfg.context_timeout_s : 20;
 	char server[16];
 
-	if (!ctx->first_boot) {
-		boot_drives_unmount(ctx->drive_fds, ctx->ndrives);
-		ctx->ndrives = 0;
+	if (!ctx->first_boot)
 		return 0;	/* saved context is read once the scratch disk is mounted */
-	}
 	memset(&o, 0, sizeof(o));
 	o.sources = ctx->cfg.context_sources;
-	o.dirfds = ctx->drive_fds;
-	o.ndirs = ctx->ndrives;
+	o.dirfds = fds;
+	o.ndirs = boot_drives_mount(ctx, "context", fds);
 	if (ctx->lease.source != NET_SRC_NONE) {
 		o.fetch = boot_context_http_fetch;
 		o.fetch_arg = &ctx->http;
@@ -107,8 +105,7 @@ int boot_stage_context(struct boot_ctx *ctx)
 	ctx->context.data = ctx->userdata;
 	ctx->context.cap = sizeof(ctx->userdata);
 	rc = boot_context_run(&o, boot_now_ms() + (uint64_t)secs * 1000, &ctx->context);
-	boot_drives_unmount(ctx->drive_fds, ctx->ndrives);
-	ctx->ndrives = 0;
+	boot_drives_unmount(fds, o.ndirs);
 	if (rc == -ENOENT || rc == -ETIMEDOUT) {
 		boot_log(ctx, "context", "no user-data (%s); booting with the command line",
 			 rc == -ENOENT ? "no source answered" : "deadline");
@@ -131,7 +128,7 @@ int boot_stage_context(struct boot_ctx *ctx)
 }
 
 /* see boot.h */
-int boot_context_after_mount(struct boot_ctx *ctx)
+int boot_stage_context_disk(struct boot_ctx *ctx)
 {
 	char work[16 * 1024];
 	int dfd, rc;

@@ -5,11 +5,11 @@
 
 #include "boot/tool.h"
 #include "boot/context.h"
-#include "aufs-setup/aufs-setup.h"
-#include "net/net.h"
+#include "aufs-setup/cli.h"
+#include "net/cli.h"
 #include "cvmfs-lite/cli.h"
 #include "cvmfs-pub/cvmfs-pub.h"
-#include "blk/blk.h"
+#include "blk/cli.h"
 
 static const struct verb {
 	const char *name;

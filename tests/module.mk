@@ -28,7 +28,7 @@ endef
 $(foreach t,$(UNIT_TESTS),$(eval $(call unit_rules,$(t))))
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/h/tests/t-%)
 
-PYTEST := CVMBOOT_BUILD=$(abspath $(B)) $(PYTHON) -m pytest -q -p no:cacheprovider
+PYTEST := CVMBOOT_BUILD=$(abspath $(B)) CVMBOOT_TP=$(abspath $(TP)) $(PYTHON) -m pytest -q -p no:cacheprovider
 CHECK_DEPS := all $(UNIT_BINS)
 
 # `make check` runs every layer in one pytest session so that it ends with

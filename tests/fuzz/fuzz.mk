@@ -44,10 +44,8 @@ $(B)/fuzz/obj/sqlite3.o: $(TP_SRC)/sqlite/bld-min/sqlite3.c
 	@echo "  FUZZCC  $@"
 	$(Q)$(FUZZ_CC) $(FUZZ_SQLITE_CFLAGS) -c $< -o $@
 
-# The Makefile's LINK_ORDER (set after this file is read): a module first,
-# then the modules it depends on.
-FUZZ_LINK_ORDER := boot cvmfs-lite tls net blk aufs-setup
-FUZZ_LIBS := $(FUZZ_LINK_ORDER:%=$(B)/fuzz/lib%.a) $(B)/fuzz/obj/sqlite3.o \
+# In the Makefile's LINK_ORDER: a module first, then the modules it depends on.
+FUZZ_LIBS := $(LINK_ORDER:%=$(B)/fuzz/lib%.a) $(B)/fuzz/obj/sqlite3.o \
 	$(filter-out %/libsqlite3.a,$(TP_H_LIBS))
 $(B)/fuzz/fuzz_%: $(B)/fuzz/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIBS)
 	@echo "  FUZZLD  $@"
