@@ -56,7 +56,7 @@ static const struct key {
 #define UINT_MAXVAL 86400u	/* one day: any larger timeout is a typo */
 
 static const char *const src_names[] = {
-	"drive", "one", "gce", "ec2", "openstack", "cloudstack",
+	"drive", "one", "gce", "ec2", "openstack", "cloudstack", "vsphere", "azure",
 };
 
 /* see config.h */

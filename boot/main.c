@@ -85,6 +85,7 @@ static const struct boot_stage {
 	  "see aux/rebase-*.log on the scratch disk" },
 	{ "union", boot_stage_union, "mount the overlay root",
 	  "the kernel needs overlayfs (module overlay)" },
+	{ "extra", boot_stage_extra, "unpack the extra context", NULL },
 	{ "hand-over", boot_stage_handover, "start the OS's init",
 	  "init=PATH names another init of the OS" },
 };

@@ -1,0 +1,123 @@
+# SPDX-License-Identifier: MIT
+"""VM layer, issue 17 (μCernVM parity): the boot log on every console, extra
+context from other partitions, Azure's ovf-env.xml and ready report, and
+every disk format booting to the test OS."""
+import os
+import re
+import subprocess
+
+import pytest
+
+import qemu
+from bootenv import BootEnv
+from conftest import BUILD
+
+BOOT_S = 240
+# boot/image.mk's IMAGE_CMDLINE: tty0 last, so /dev/console is the VGA screen.
+IMAGE_CMDLINE = 'console=ttyS0 console=tty0 quiet'
+
+
+@pytest.fixture(scope='module')
+def env(tmp_path_factory):
+    e = BootEnv(BUILD, tmp_path_factory.mktemp('parity'))
+    e.keygen()
+    e.publish('v1', version='1', usr_text='usr-v1')
+    e.serve()
+    yield e
+    e.stop()
+
+
+def blank(tmp, name, size=1 << 30):
+    p = str(tmp / name)
+    with open(p, 'wb') as f:
+        f.truncate(size)
+    return p
+
+
+def mkimage(env, out, kind, cmdline=IMAGE_CMDLINE + ' panic=-1'):
+    """The image as `make image` builds it (generic kernel, core initramfs, its
+    modules, a config archive naming the test repository)."""
+    kernel, mods = qemu.image_kernel(BUILD)
+    env.initrd()
+    subprocess.run([os.path.join(BUILD, 'cvmboot'), 'mkimage', '--kernel', kernel,
+                    '--initrd', os.path.join(BUILD, 'initramfs.cpio.xz'), '--initrd', mods,
+                    '--initrd', env.config_cpio, '--cmdline', cmdline, '--' + kind, out],
+                   check=True, capture_output=True)
+    return out
+
+
+def boot_media(env, tmp, name, media, extra=(), net_args=None, timeout=BOOT_S):
+    log = str(tmp / (name + '.log'))
+    with qemu.VM(None, log=log, machine='pc', media=media,
+                 net_args=net_args or env.net_args(),
+                 extra=list(extra) + qemu.disk_args(blank(tmp, name + '-scratch.img'),
+                                                    idx=5)) as vm:
+        took = vm.wait_exit(timeout)
+    con = open(log, errors='replace').read()
+    assert took is not None, '%s: no power-off within %d s:\n%s' % (name, timeout, con[-3000:])
+    return con, took
+
+
+def test_serial_console_shows_the_boot(env, tmp_path):
+    """The default image's command line ends in console=tty0, so /dev/console
+    is the VGA screen; PID 1's stages and its timing table must still reach
+    the serial console (ttyS0: EC2/GCE/Azure/OpenStack console logs)."""
+    iso = mkimage(env, str(tmp_path / 'default.iso'), 'iso')
+    media = ['-drive', 'file=%s,if=none,id=boot,format=raw,readonly=on' % iso,
+             '-device', 'ide-cd,drive=boot,bootindex=0']
+    con, took = boot_media(env, tmp_path, 'serial', media)
+    # The premise: the OS's own output (its stdout is /dev/console) is not here.
+    assert 'TESTOS:' not in con, 'tty0 is not /dev/console:\n' + con[-3000:]
+    assert re.search(r'cvmboot: banner: cvmboot \S+ build-id', con), con[-3000:]
+    assert re.search(r'cvmboot: timing: total +\d+ ms', con), con[-3000:]
+    assert re.search(r'cvmboot: hand-over: exec /sbin/init', con), con[-3000:]
+    assert 'reboot: Power down' in con, con[-3000:]	# the test OS ran and powered off
+    print('default ISO, serial console: power-off after %.1f s' % took)
+
+
+def sha256(path):
+    return subprocess.run(['sha256sum', path], capture_output=True, text=True,
+                          check=True).stdout.split()[0]
+
+
+def test_extra_context_from_other_partitions(env, tmp_path):
+    """First boot: user-data from a config drive asks for tag v2; an ext4
+    disk holding /cernvm/extra-user-data (tag v1) overrides it, and its
+    /cernvm/pickup.tar.gz lands in the root. The disk is not written to."""
+    env.publish('v2', version='2', usr_text='usr-v2')
+    cd = tmp_path / 'cd'
+    (cd / 'openstack' / 'latest').mkdir(parents=True)
+    (cd / 'openstack' / 'latest' / 'user_data').write_text(
+        '[ucernvm-begin]\ncvmfs_tag=v2\n[ucernvm-end]\n')
+    iso = str(tmp_path / 'config.iso')
+    subprocess.run(['xorriso', '-as', 'mkisofs', '-quiet', '-V', 'config-2', '-J', '-R',
+                    '-o', iso, str(cd)], check=True, capture_output=True)
+    tree = tmp_path / 'extra'
+    pick = tmp_path / 'pick'
+    (tree / 'cernvm').mkdir(parents=True)
+    (pick / 'etc').mkdir(parents=True)
+    (pick / 'etc' / 'testos-local').write_text('picked-up\n')
+    (tree / 'cernvm' / 'extra-user-data').write_text(
+        '[ucernvm-begin]\ncvmfs_tag=v1\n[ucernvm-end]\n')
+    subprocess.run(['tar', '-C', str(pick), '--owner=0', '--group=0', '-czf',
+                    str(tree / 'cernvm' / 'pickup.tar.gz'), 'etc'], check=True)
+    ext = str(tmp_path / 'extra.img')
+    subprocess.run(['mkfs.ext4', '-q', '-F', '-d', str(tree), ext, '32M'], check=True,
+                   capture_output=True)
+    before = sha256(ext)
+    log = str(tmp_path / 'extra.log')
+    extra = (qemu.disk_args(blank(tmp_path, 'scratch.img')) + qemu.disk_args(iso, idx=1) +
+             qemu.disk_args(ext, idx=2))
+    with qemu.VM(env.initrd(), log=log, net_args=env.net_args(), extra=extra) as vm:
+        took = vm.wait_exit(BOOT_S)
+        con = vm.console()
+    assert took is not None, 'no power-off within %d s:\n%s' % (BOOT_S, con[-3000:])
+    assert 'user-data from config-drive' in con, con[-3000:]
+    assert re.search(r'extra: /dev/vdc: cernvm/extra-user-data: 1 keys applied', con), \
+        con[-3000:]
+    assert re.search(r'cvmfs: mounted \S+ revision \d+ tag v1', con), con[-3000:]
+    assert 'TESTOS: init pid 1 version 1' in con, con[-3000:]
+    assert 'extra: pickup.tar.gz: members 2' in con, con[-3000:]
+    assert 'etc-local=picked-up' in con, con[-3000:]
+    assert sha256(ext) == before, 'the extra-context disk was written to'
+    print('extra context: power-off after %.1f s' % took)
