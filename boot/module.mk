@@ -10,4 +10,4 @@ boot_SRCS += boot/config.c boot/snapshot.c boot/base64.c boot/userdata.c boot/sh
 	boot/tar.c boot/context.c boot/context-http.c \
 	boot/extra-context.c boot/vmware.c boot/azure.c
 boot_HOST_SRCS += boot/tool-context.c
-boot_HOST_SRCS += boot/tool-fetch.c
+boot_HOST_SRCS += boot/tool-fetch.c boot/tool-sign.c

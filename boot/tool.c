@@ -27,6 +27,8 @@ static const struct verb {
 	{ "grow-scratch", blk_cli_grow_scratch, "grow the scratch partition and its ext4 to the disk's end" },
 	{ "dhcp", net_cli_dhcp, "bring up NICs by DHCP (or ip=) like PID 1 does" },
 	{ "mkimage", boot_cli_mkimage, "build the bootable ISO or raw disk image" },
+	{ "sign-image", boot_cli_sign_image, "write an image's metadata and its signature" },
+	{ "verify-image", boot_cli_verify_image, "check an image's signed metadata and files" },
 	{ "mount", cvmfs_cli_mount, "mount a CernVM-FS repository (FUSE, read-only)" },
 	{ "keygen", cvmfs_cli_keygen, "make master + publisher keys and certificate for a repository" },
 	{ "publish", cvmfs_cli_publish, "publish a directory tree as a signed CernVM-FS repository" },
