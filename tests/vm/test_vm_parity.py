@@ -188,3 +188,39 @@ def test_azure_ovf_env_and_ready_report(env, tmp_path):
     assert '<State>Ready</State>' in body, body
     assert 'TESTOS: done' in con, con[-3000:]
     print('azure: power-off after %.1f s' % took)
+
+
+@pytest.fixture(scope='module')
+def hdd(env, tmp_path_factory):
+    """The raw disk as `make image` builds it, but with the serial console
+    last so that the test OS's own lines reach the log too."""
+    d = tmp_path_factory.mktemp('hdd')
+    return mkimage(env, str(d / 'cvmboot.hdd'), 'hdd',
+                   cmdline='console=tty0 console=ttyS0 quiet panic=-1 no_timer_check')
+
+
+@pytest.mark.parametrize('fmt', ['qcow2', 'vmdk', 'vdi', 'vhd', 'vhdx', 'ova', 'gce'])
+def test_disk_format_boots(env, hdd, tmp_path, fmt):
+    """Each format made by boot/mkformat.py boots under QEMU (-M pc, SeaBIOS,
+    the disk read-only) to the test OS: the OVA's boot disk from inside the
+    archive, GCE's disk.raw from inside the tar.gz."""
+    import tarfile
+    name = 'cvmboot-gce.tar.gz' if fmt == 'gce' else 'cvmboot.' + fmt
+    out = str(tmp_path / name)
+    r = subprocess.run(['/usr/bin/python3', os.path.join(os.path.dirname(BUILD), 'boot',
+                                                         'mkformat.py'), fmt, hdd, out],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    qfmt = {'qcow2': 'qcow2', 'vmdk': 'vmdk', 'vdi': 'vdi', 'vhd': 'vpc', 'vhdx': 'vhdx'}
+    if fmt in qfmt:
+        disk, q = out, qfmt[fmt]
+    else:
+        with tarfile.open(out) as t:
+            member = 'disk.raw' if fmt == 'gce' else 'cvmboot-disk1.vmdk'
+            t.extract(member, str(tmp_path))
+        disk, q = str(tmp_path / member), 'raw' if fmt == 'gce' else 'vmdk'
+    media = ['-drive', 'file=%s,if=none,id=boot,format=%s,readonly=on' % (disk, q),
+             '-device', 'virtio-blk-pci,drive=boot,bootindex=0']
+    con, took = boot_media(env, tmp_path, fmt, media)
+    assert 'TESTOS: overlay-over-fuse ok' in con and 'TESTOS: done' in con, con[-3000:]
+    print('%s (%d bytes): power-off after %.1f s' % (fmt, os.path.getsize(out), took))
