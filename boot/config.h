@@ -84,6 +84,7 @@ struct boot_cfg {
 	enum boot_cfg_on_error on_error;	/* cvmboot.on_error */
 	unsigned net_timeout_s;		/* cvmboot.net_timeout, default 30 */
 	unsigned context_timeout_s;	/* cvmboot.context_timeout, default 20 */
+	int use_geoapi;			/* cvmboot.geoapi: order servers by Geo-API (default 1) */
 	unsigned context_sources;	/* cvmboot.context=drive,one,gce,ec2,openstack,cloudstack,vsphere,azure|none */
 
 	/* user-data ([ucernvm-begin] section) */

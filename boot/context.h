@@ -300,6 +300,25 @@ struct boot_extra {
 int boot_extra_collect(int dirfd, const char *dev, int outdirfd, struct boot_extra *x,
 		       struct boot_cfg *cfg, boot_cfg_log_fn log, void *arg);
 
+/* ---- Geo-API server order ---- */
+
+#define BOOT_GEO_SERVER_MS 3000	/* one server's answer */
+#define BOOT_GEO_MS 8000	/* the whole question */
+
+/* Parses a Geo-API answer ("3,1,2\n": 1-based indices, nearest first) for
+ * n servers into order (0-based). Returns 0, or -EBADMSG unless it is a
+ * permutation of 1..n. */
+int boot_geo_parse(const char *body, size_t len, size_t n, size_t *order);
+/* Asks the servers of r in turn (at most BOOT_GEO_SERVER_MS each, until
+ * deadline_ms) GET URL/api/v1.0/geo/PROXY/HOST1,HOST2,... (PROXY: the first
+ * proxy's host, or x for DIRECT) and reorders r->urls by the first answer.
+ * An HTTP error or a malformed answer keeps the order; an unreachable server
+ * passes the question to the next. Returns 1 (reordered), 0 (kept), or
+ * -EINVAL (a URL without a host). */
+struct boot_cfg_repo;
+int boot_geo_order(struct boot_cfg_repo *r, boot_fetch_fn fetch, void *arg,
+		   uint64_t deadline_ms, boot_cfg_log_fn log, void *larg);
+
 /* `cvmboot context-test ...` (host tool): the sources above through
  * net/http.h; prints the result as key=value lines. Returns the exit
  * status (0 found, 3 nothing found, 1 error, 2 usage). */

@@ -24,4 +24,7 @@ int boot_cli_fetch(int argc, char **argv);
 int boot_cli_sign_image(int argc, char **argv);
 int boot_cli_verify_image(int argc, char **argv);
 
+/* `cvmboot geo-order`: the Geo-API server order PID 1 would use. */
+int boot_cli_geo_order(int argc, char **argv);
+
 #endif

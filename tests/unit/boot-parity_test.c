@@ -427,6 +427,28 @@ static void azure_ready(void **state)
 	assert_non_null(strstr(logbuf, "lacks Incarnation"));
 }
 
+/* ---- Geo-API ---- */
+
+static void geo_parse(void **state)
+{
+	size_t o[BOOT_CFG_URLS_MAX];
+
+	(void)state;
+	assert_int_equal(boot_geo_parse("3,1,2\n", 6, 3, o), 0);
+	assert_int_equal(o[0], 2);
+	assert_int_equal(o[1], 0);
+	assert_int_equal(o[2], 1);
+	assert_int_equal(boot_geo_parse("1", 1, 1, o), 0);
+	assert_int_equal(boot_geo_parse("1,2,", 4, 2, o), -EBADMSG);
+	assert_int_equal(boot_geo_parse("1,1", 3, 2, o), -EBADMSG);
+	assert_int_equal(boot_geo_parse("0,1", 3, 2, o), -EBADMSG);
+	assert_int_equal(boot_geo_parse("1", 1, 2, o), -EBADMSG);
+	assert_int_equal(boot_geo_parse("1,2,3", 5, 2, o), -EBADMSG);
+	assert_int_equal(boot_geo_parse("1;2", 3, 2, o), -EBADMSG);
+	assert_int_equal(boot_geo_parse("", 0, 2, o), -EBADMSG);
+	assert_int_equal(boot_geo_parse("99999,1", 7, 2, o), -EBADMSG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -436,6 +458,7 @@ int main(void)
 		cmocka_unit_test_setup(vmware_detect, setup),
 		cmocka_unit_test_setup(azure_ovf, setup),
 		cmocka_unit_test_setup(azure_ready, setup),
+		cmocka_unit_test_setup(geo_parse, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
