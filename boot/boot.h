@@ -123,6 +123,10 @@ int boot_stage_handover(struct boot_ctx *ctx);
  * unpacked into the root once (marker context/picked-up), and the extra
  * user-data goes to /cernvm/extra-user-data. Never fails the boot. */
 int boot_stage_extra(struct boot_ctx *ctx);
+/* After the disk stage: a newer, verified kexec/apply payload is loaded
+ * and booted (scratch unmounted first); else, or on any failure (one log
+ * line), returns 0 with the scratch disk mounted and its fds open. */
+int boot_stage_kexec(struct boot_ctx *ctx);
 
 /* First boot, context stage: mounts every block device but the scratch
  * disk read-only (ext4 without journal replay, vfat, iso9660) for at most

@@ -319,6 +319,24 @@ struct boot_cfg_repo;
 int boot_geo_order(struct boot_cfg_repo *r, boot_fetch_fn fetch, void *arg,
 		   uint64_t deadline_ms, boot_cfg_log_fn log, void *larg);
 
+/* ---- boot-loader update by kexec ---- */
+
+#define BOOT_KEXEC_APPLY_MAX 8192
+#define BOOT_KEXEC_MARK "cvmboot_kexec="	/* appended to the kexec'd command line */
+
+/* kexec/apply: "key=value" lines. */
+struct boot_kexec_apply {
+	char version[64];
+	char kernel[128], initrd[128];	/* file names inside kexec/ */
+	char cmdline[4096];		/* "" = the running /proc/cmdline */
+	char kernel_sha256[65], initrd_sha256[65];
+};
+/* Parses apply. Returns 0, -EBADMSG (version, kernel or initrd missing),
+ * -EPERM (a file name with '/' or a leading '.'), -ENAMETOOLONG. */
+int boot_kexec_apply_parse(const char *text, size_t len, struct boot_kexec_apply *a);
+/* Compares dotted numeric versions ("0.10.1" > "0.9"): <0, 0, >0. */
+int boot_version_cmp(const char *a, const char *b);
+
 /* `cvmboot context-test ...` (host tool): the sources above through
  * net/http.h; prints the result as key=value lines. Returns the exit
  * status (0 found, 3 nothing found, 1 error, 2 usage). */

@@ -78,6 +78,7 @@ static const struct boot_stage {
 	{ "context", boot_stage_context, "read user-data", NULL },
 	{ "disk", boot_stage_disk, "prepare the scratch disk",
 	  "attach a blank disk of at least 64 MiB; disks holding data are never touched" },
+	{ "kexec", boot_stage_kexec, "apply the boot-loader update", NULL },
 	{ "cvmfs", boot_stage_cvmfs, "mount the OS repository",
 	  "check cvmfs_url/cvmfs_server, cvmfs_proxy and the repository key; the server "
 	  "must be reachable from the VM" },

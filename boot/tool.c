@@ -28,6 +28,7 @@ static const struct verb {
 	{ "dhcp", net_cli_dhcp, "bring up NICs by DHCP (or ip=) like PID 1 does" },
 	{ "mkimage", boot_cli_mkimage, "build the bootable ISO or raw disk image" },
 	{ "sign-image", boot_cli_sign_image, "write an image's metadata and its signature" },
+	{ "mkupdate", boot_cli_mkupdate, "build a boot-loader update for kexec/ on the scratch disk" },
 	{ "geo-order", boot_cli_geo_order, "order repository servers by the Geo-API as PID 1 does" },
 	{ "verify-image", boot_cli_verify_image, "check an image's signed metadata and files" },
 	{ "mount", cvmfs_cli_mount, "mount a CernVM-FS repository (FUSE, read-only)" },

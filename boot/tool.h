@@ -27,4 +27,7 @@ int boot_cli_verify_image(int argc, char **argv);
 /* `cvmboot geo-order`: the Geo-API server order PID 1 would use. */
 int boot_cli_geo_order(int argc, char **argv);
 
+/* `cvmboot mkupdate`: a kexec/ payload (kernel, initrd, apply). */
+int boot_cli_mkupdate(int argc, char **argv);
+
 #endif

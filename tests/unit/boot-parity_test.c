@@ -449,6 +449,35 @@ static void geo_parse(void **state)
 	assert_int_equal(boot_geo_parse("99999,1", 7, 2, o), -EBADMSG);
 }
 
+/* ---- kexec update ---- */
+
+static void kexec_apply(void **state)
+{
+	static struct boot_kexec_apply a;
+	static const char ok[] = "# written by cvmboot mkupdate\nversion=0.2.0\n"
+		"kernel=vmlinuz-0.2.0\r\nkernel_sha256=ab\ninitrd=initrd-0.2.0.img\n"
+		"initrd_sha256=cd\ncmdline=\nunknown=x\n";
+
+	(void)state;
+	assert_int_equal(boot_kexec_apply_parse(ok, sizeof(ok) - 1, &a), 0);
+	assert_string_equal(a.version, "0.2.0");
+	assert_string_equal(a.kernel, "vmlinuz-0.2.0");
+	assert_string_equal(a.initrd, "initrd-0.2.0.img");
+	assert_string_equal(a.kernel_sha256, "ab");
+	assert_string_equal(a.cmdline, "");
+	assert_int_equal(boot_kexec_apply_parse("version=1\nkernel=k\n", 20, &a), -EBADMSG);
+	assert_int_equal(boot_kexec_apply_parse("version=1\nkernel=../k\ninitrd=i\n", 32, &a),
+			 -EPERM);
+	assert_int_equal(boot_kexec_apply_parse("version=1\nkernel=k\ninitrd=/etc/x\n", 33, &a),
+			 -EPERM);
+	assert_true(boot_version_cmp("0.1.1", "0.1.0") > 0);
+	assert_true(boot_version_cmp("0.10", "0.9.9") > 0);
+	assert_true(boot_version_cmp("0.1", "0.1.0") == 0);
+	assert_true(boot_version_cmp("1.0", "1.0.1") < 0);
+	assert_true(boot_version_cmp("2", "10") < 0);
+	assert_true(boot_version_cmp("0.1.0", "0.1.0") == 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -459,6 +488,7 @@ int main(void)
 		cmocka_unit_test_setup(azure_ovf, setup),
 		cmocka_unit_test_setup(azure_ready, setup),
 		cmocka_unit_test_setup(geo_parse, setup),
+		cmocka_unit_test_setup(kexec_apply, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

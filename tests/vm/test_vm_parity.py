@@ -224,3 +224,78 @@ def test_disk_format_boots(env, hdd, tmp_path, fmt):
     con, took = boot_media(env, tmp_path, fmt, media)
     assert 'TESTOS: overlay-over-fuse ok' in con and 'TESTOS: done' in con, con[-3000:]
     print('%s (%d bytes): power-off after %.1f s' % (fmt, os.path.getsize(out), took))
+
+
+def scratch_put(disk, files):
+    """Copies files ({relpath: source}) onto the scratch file system of disk
+    (partition 1, made by PID 1) through a loop device."""
+    loop = subprocess.run(['losetup', '-P', '--show', '-f', disk], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    mnt = disk + '.mnt'
+    os.makedirs(mnt, exist_ok=True)
+    try:
+        subprocess.run(['mount', loop + 'p1', mnt], check=True)
+        try:
+            for rel, src in files.items():
+                subprocess.run(['cp', src, os.path.join(mnt, rel)], check=True)
+        finally:
+            subprocess.run(['umount', mnt], check=True)
+    finally:
+        subprocess.run(['losetup', '-d', loop], check=True)
+
+
+def test_kexec_update(env, tmp_path):
+    """Boot-loader update: boot version N, put a payload of a newer version
+    (`cvmboot mkupdate`: here the generic kernel with its module archive) in
+    kexec/ on the scratch disk, reboot: PID 1 checks its hashes, unmounts the
+    scratch disk and kexecs; the new kernel boots on the same scratch disk
+    and does not loop. A corrupt payload is refused and the boot goes on."""
+    disk = blank(tmp_path, 'kexec.img')
+    initrd = env.initrd()
+    version = open(os.path.join(os.path.dirname(BUILD), 'VERSION')).read().strip()
+
+    def boot(name):
+        log = str(tmp_path / (name + '.log'))
+        with qemu.VM(initrd, log=log, net_args=env.net_args(),
+                     extra=qemu.disk_args(disk)) as vm:
+            took = vm.wait_exit(BOOT_S)
+            con = vm.console()
+        assert took is not None, '%s: no power-off within %d s:\n%s' % (name, BOOT_S,
+                                                                         con[-3000:])
+        return con, took
+
+    con1, t1 = boot('kexec1')
+    assert 'TESTOS: boot 1' in con1, con1[-3000:]
+    kernel, mods = qemu.image_kernel(BUILD)
+    payload = tmp_path / 'payload'
+    r = subprocess.run([os.path.join(BUILD, 'cvmboot'), 'mkupdate', '--kernel', kernel,
+                        '--initrd', os.path.join(BUILD, 'initramfs.cpio.xz'), '--initrd', mods,
+                        '--initrd', env.config_cpio, '--version', version + '.1',
+                        '-o', str(payload)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    files = {'kexec/' + f: str(payload / f) for f in os.listdir(str(payload))}
+    scratch_put(disk, files)
+    con2, t2 = boot('kexec2')
+    assert 'kexec: boot loader %s -> %s.1: unmounting the scratch disk' % (version, version) \
+        in con2, con2[-3000:]
+    after = con2.split('kexec: boot loader', 1)[1]
+    assert 'Linux version %s ' % os.path.basename(kernel)[len('vmlinuz-'):] in after, after[:3000]
+    assert 'cvmboot: banner: cvmboot %s' % version in after, after[-3000:]
+    assert 'booted from payload %s.1, which runs boot loader %s: not applied again' % (
+        version, version) in after, after[-3000:]
+    assert 'TESTOS: boot 2' in after, after[-3000:]	# the same scratch disk
+    # a corrupt payload (one byte of the initrd changed) is refused
+    ini = [f for f in os.listdir(str(payload)) if f.startswith('initrd-')][0]
+    with open(str(payload / ini), 'r+b') as f:
+        f.seek(1000)
+        b = f.read(1)
+        f.seek(1000)
+        f.write(bytes([b[0] ^ 0xff]))
+    scratch_put(disk, {'kexec/' + ini: str(payload / ini)})
+    con3, t3 = boot('kexec3')
+    assert re.search(r'kexec: initrd %s: SHA-256 [0-9a-f]{64} does not match apply' % ini,
+                     con3), con3[-3000:]
+    assert 'corrupt payload refused' in con3 and 'TESTOS: boot 3' in con3, con3[-3000:]
+    assert 'Linux version' not in con3.split('corrupt payload refused', 1)[1]
+    print('kexec: boot 1 %.1f s, boot 2 with the update %.1f s, boot 3 (refused) %.1f s'
+          % (t1, t2, t3))
