@@ -229,12 +229,18 @@ def test_disk_format_boots(env, hdd, tmp_path, fmt):
 def scratch_put(disk, files):
     """Copies files ({relpath: source}) onto the scratch file system of disk
     (partition 1, made by PID 1) through a loop device."""
-    loop = subprocess.run(['losetup', '-P', '--show', '-f', disk], capture_output=True,
-                          text=True, check=True).stdout.strip()
+    import json
+    table = json.loads(subprocess.run(['sfdisk', '-J', disk], capture_output=True, text=True,
+                                      check=True).stdout)['partitiontable']
+    p1 = table['partitions'][0]
+    sector = table.get('sectorsize', 512)
+    loop = subprocess.run(['losetup', '--find', '--show', '-o', str(p1['start'] * sector),
+                           '--sizelimit', str(p1['size'] * sector), disk],
+                          capture_output=True, text=True, check=True).stdout.strip()
     mnt = disk + '.mnt'
     os.makedirs(mnt, exist_ok=True)
     try:
-        subprocess.run(['mount', loop + 'p1', mnt], check=True)
+        subprocess.run(['mount', '-t', 'ext4', loop, mnt], check=True)
         try:
             for rel, src in files.items():
                 subprocess.run(['cp', src, os.path.join(mnt, rel)], check=True)
