@@ -45,6 +45,7 @@ include third_party/third_party.mk
 include $(MODULES:%=%/module.mk)
 include linker/module.mk
 include boot/image.mk
+include boot/formats.mk
 include boot/kernel.mk
 include tests/module.mk
 include tests/fuzz/fuzz.mk

@@ -79,6 +79,7 @@ static const struct boot_stage {
 	  "attach a blank disk of at least 64 MiB; disks holding data are never touched" },
 	{ "context-disk", boot_stage_context_disk, "keep the user-data on the scratch disk",
 	  "see the lines above; the scratch file system may be full or damaged" },
+	{ "kexec", boot_stage_kexec, "apply the boot-loader update", NULL },
 	{ "cvmfs", boot_stage_cvmfs, "mount the OS repository",
 	  "check cvmfs_url/cvmfs_server, cvmfs_proxy and the repository key; the server "
 	  "must be reachable from the VM" },
@@ -86,6 +87,7 @@ static const struct boot_stage {
 	  "see aux/rebase-*.log on the scratch disk" },
 	{ "union", boot_stage_union, "mount the overlay root",
 	  "the kernel needs overlayfs (module overlay)" },
+	{ "extra", boot_stage_extra, "unpack the extra context", NULL },
 	{ "hand-over", boot_stage_handover, "start the OS's init",
 	  "init=PATH names another init of the OS" },
 };

@@ -17,11 +17,13 @@
 #include "boot/context.h"
 
 #define CTX_MNT "/run/ctx"
+#define AZURE_READY_MS 15000	/* goal state + health report */
 
 /* see boot.h */
 size_t boot_drives_mount(struct boot_ctx *ctx, const char *stage, int *fds)
 {
-	static const char *const types[] = { "iso9660", "vfat" };
+	/* udf: Azure's provisioning CD (ovf-env.xml) */
+	static const char *const types[] = { "iso9660", "vfat", "udf" };
 	DIR *d = opendir("/sys/class/block");
 	struct dirent *e;
 	size_t n = 0, t;
@@ -30,6 +32,7 @@ size_t boot_drives_mount(struct boot_ctx *ctx, const char *stage, int *fds)
 	boot_kmod_load(&ctx->kmod, "vfat");
 	boot_kmod_load(&ctx->kmod, "nls_cp437");
 	boot_kmod_load(&ctx->kmod, "nls_iso8859_1");
+	boot_kmod_load(&ctx->kmod, "udf");
 	mkdir(CTX_MNT, 0755);
 	while (d && n < BOOT_DRIVES_MAX && (e = readdir(d))) {
 		char dev[300], dir[64];
@@ -73,8 +76,7 @@ void boot_drives_unmount(int *fds, size_t n)
 	}
 }
 
-/* see boot.h */
-int boot_stage_context(struct boot_ctx *ctx)
+static int context_sources(struct boot_ctx *ctx)
 {
 	struct boot_context_opts o;
 	char work[64 * 1024];
@@ -98,6 +100,7 @@ int boot_stage_context(struct boot_ctx *ctx)
 		inet_ntop(AF_INET, &ctx->lease.server, server, sizeof(server));
 		o.dhcp_server = server;
 	}
+	o.guestinfo = boot_vmw_userdata_run;
 	o.work = work;
 	o.wcap = sizeof(work);
 	o.log = boot_log_cb;
@@ -115,6 +118,15 @@ int boot_stage_context(struct boot_ctx *ctx)
 		return rc;
 	boot_log(ctx, "context", "user-data from %s (%s, %zu bytes)",
 		 boot_ctx_src_str(ctx->context.src), ctx->context.where, ctx->context.len);
+	if (ctx->context.src == BOOT_SRC_AZURE && (ctx->cfg.context_sources & BOOT_CTX_SRC_AZURE)) {
+		struct boot_azure_fabric f = { BOOT_AZURE_WIRESERVER, boot_context_http_fetch,
+					       boot_context_http_post, &ctx->http };
+
+		if (ctx->lease.source == NET_SRC_NONE)
+			boot_log(ctx, "context", "azure: no network; cannot report Ready");
+		else
+			boot_azure_report_ready(&f, boot_now_ms() + AZURE_READY_MS, boot_log_cb, ctx);
+	}
 	rc = boot_userdata_extract(ctx->context.data, ctx->context.len, ctx->cfg.useglideinwms,
 				   ctx->userdata_work, sizeof(ctx->userdata_work), &sec, &sec_len);
 	if (rc < 0) {
@@ -125,6 +137,19 @@ int boot_stage_context(struct boot_ctx *ctx)
 		boot_log(ctx, "context", "%d keys applied",
 			 boot_cfg_userdata_parse(&ctx->cfg, sec, sec_len, boot_log_cb, ctx));
 	return 0;
+}
+
+/* see boot.h */
+int boot_stage_context(struct boot_ctx *ctx)
+{
+	int rc = context_sources(ctx);
+
+	/* μCernVM 07extracontext: after the user-data, so that it overrides. */
+	if (rc == 0 && ctx->first_boot && (rc = boot_extra_scan(ctx, BOOT_EXTRA_MS)) < 0) {
+		boot_log(ctx, "context", "extra: %s; skipped", strerror(-rc));
+		rc = 0;
+	}
+	return rc < 0 ? rc : 0;
 }
 
 /* see boot.h */
@@ -139,6 +164,8 @@ int boot_stage_context_disk(struct boot_ctx *ctx)
 		return -errno;
 	if (ctx->first_boot) {
 		rc = boot_context_save(dfd, &ctx->context, &ctx->cfg, work, sizeof(work));
+		if (rc == 0)
+			rc = boot_extra_save(ctx, dfd);
 		if (rc == 0)
 			boot_log(ctx, "context", "saved to %s/%s", BOOT_ROOT_RW, BOOT_CONTEXT_DIR);
 	} else {
