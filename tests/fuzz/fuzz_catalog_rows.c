@@ -54,6 +54,15 @@ static const int64_t SPECIAL[] = {
 	0x400, 0x800, 0x1000, 1LL << 32, (1LL << 32) | 5,
 };
 
+static void rows_cleanup(void)
+{
+	char j[80];
+
+	unlink(dbpath);
+	snprintf(j, sizeof(j), "%s-journal", dbpath);
+	unlink(j);
+}
+
 /* fuzz_read includes this file for the catalog edits (CATALOG_ROWS_LIB). */
 static void rows_init(void)
 {
@@ -72,6 +81,7 @@ static void rows_init(void)
 		abort();
 	}
 	snprintf(dbpath, sizeof(dbpath), "/dev/shm/fuzz-catalog-rows-%d.db", (int)getpid());
+	atexit(rows_cleanup);
 }
 
 static int write_file(const char *path, const unsigned char *d, size_t n)

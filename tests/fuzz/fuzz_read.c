@@ -149,6 +149,13 @@ static void *server(void *arg)
 	return NULL;
 }
 
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f);
+
+static void read_cleanup(void)
+{
+	nftw(cachedir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	static int lfd;
@@ -168,6 +175,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	snprintf(servers, sizeof(servers), "http://127.0.0.1:%d/cvmfs/@fqrn@", port);
 	snprintf(cachedir, sizeof(cachedir), "/dev/shm/fuzz-read-%d", (int)getpid());
+	atexit(read_cleanup);
 	return 0;
 }
 
