@@ -117,6 +117,18 @@ static void txn_clean(struct cvmfs_pub_store *s)
 	closedir(d);
 }
 
+/* Names an untagged revision as upstream does (RepositoryTag's generic
+ * names): generic-YYYY-MM-DDThh:mm:ss.sssZ, UTC, milliseconds. */
+static void generic_tag(time_t sec, unsigned ms, char *buf, size_t len)
+{
+	struct tm tm;
+	char s[32];
+
+	gmtime_r(&sec, &tm);
+	strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "generic-%s.%03uZ", s, ms % 1000);
+}
+
 static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 		   struct cvmfs_pub_store *s, struct cvmfs_pub_rng *rng,
 		   struct cvmfs_pub_result *res, struct cvmfs_pub_err *e)
@@ -126,9 +138,15 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 	struct cvmfs_pub_tag tag;
 	unsigned char *raw = NULL;
 	struct cvmfs_hash hist, cert;
-	time_t now = time(NULL);
+	struct timespec rt;
+	time_t now;
+	unsigned ms;
 	double t0 = now_s();
 	int rc, have_prev;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	now = rt.tv_sec;
+	ms = (unsigned)(rt.tv_nsec / 1000000);
 
 	memset(&prev, 0, sizeof(prev));
 	have_prev = cvmfs_pub_manifest_load(o->repo, o->fqrn, &k->cert, &raw, &prev, e);
@@ -151,8 +169,10 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 	if ((rc = cvmfs_pub_content_run(&t, s)) < 0)
 		goto out;
 	phase(o, "contents", &t0);
-	if (have_prev && prev.timestamp >= (uint64_t)now)
+	if (have_prev && prev.timestamp >= (uint64_t)now) {
 		now = (time_t)prev.timestamp + 1;
+		ms = 0;
+	}
 	res->revision = have_prev ? prev.revision + 1 : 1;
 	if ((rc = cvmfs_pub_catalogs_write(&t, s, res->revision, (uint64_t)now)) < 0)
 		goto out;
@@ -162,8 +182,13 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 		cvmfs_pub_fail(e, rc, "%s: cannot store the certificate: %s", o->repo, strerror(-rc));
 		goto out;
 	}
-	tag = (struct cvmfs_pub_tag){ o->tag, o->description, t.cats[0].hash, res->revision,
-				(uint64_t)now, t.cats[0].size };
+	if (!o->tag && !o->no_auto_tag)
+		generic_tag(now, ms, res->tag, sizeof(res->tag));
+	else if (o->tag)
+		snprintf(res->tag, sizeof(res->tag), "%s", o->tag);	/* for display */
+	tag = (struct cvmfs_pub_tag){ o->tag ? o->tag : res->tag[0] ? res->tag : NULL,
+				o->description, t.cats[0].hash, res->revision, (uint64_t)now,
+				t.cats[0].size };
 	rc = cvmfs_pub_history_update(s, o->fqrn, have_prev && (prev.have & CVMFS_MF_H) ? &prev.history
 				: NULL, &tag, 1, NULL, &hist, e);
 	if (rc < 0)
