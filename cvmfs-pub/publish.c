@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,43 @@ static void txn_clean(struct cvmfs_pub_store *s)
 	closedir(d);
 }
 
+/* The previous revision's catalogs load in a second thread while the
+ * source tree is walked: the two touch disjoint parts of the tree (pcats,
+ * pfiles vs nodes, contents, cats) and the error record has its lock. */
+struct prev_job {
+	struct cvmfs_pub_tree *t;
+	struct cvmfs_pub_store *s;
+	const struct cvmfs_hash *root;
+	int rc;
+};
+
+static void *prev_thread(void *arg)
+{
+	struct prev_job *j = arg;
+
+	j->rc = cvmfs_pub_prev_load(j->t, j->s, j->root);
+	return NULL;
+}
+
+/* Walks the tree and loads the previous revision (if any), in parallel when
+ * a thread can be made. Returns 0 or the first -errno. */
+static int walk_and_prev(struct cvmfs_pub_tree *t, struct cvmfs_pub_store *s,
+			 const struct cvmfs_hash *prev_root)
+{
+	struct prev_job j = { t, s, prev_root, 0 };
+	pthread_t th;
+	int threaded = 0, rc;
+
+	if (prev_root)
+		threaded = pthread_create(&th, NULL, prev_thread, &j) == 0;
+	rc = cvmfs_pub_walk(t);
+	if (threaded)
+		pthread_join(th, NULL);
+	else if (prev_root && rc == 0)
+		prev_thread(&j);
+	return rc < 0 ? rc : j.rc;
+}
+
 /* Names an untagged revision as upstream does (RepositoryTag's generic
  * names): generic-YYYY-MM-DDThh:mm:ss.sssZ, UTC, milliseconds. */
 static void generic_tag(time_t sec, unsigned ms, char *buf, size_t len)
@@ -160,12 +198,9 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 				    prev.root.algo == CVMFS_HASH_RMD160 ? "rmd160" : "shake128");
 		goto out;
 	}
-	if ((rc = cvmfs_pub_walk(&t)) < 0)
+	if ((rc = walk_and_prev(&t, s, have_prev ? &prev.root : NULL)) < 0)
 		goto out;
-	phase(o, "walk", &t0);
-	if (have_prev && (rc = cvmfs_pub_prev_load(&t, s, &prev.root)) < 0)
-		goto out;
-	phase(o, "previous revision", &t0);
+	phase(o, "walk, prev. revision", &t0);
 	if ((rc = cvmfs_pub_content_run(&t, s)) < 0)
 		goto out;
 	phase(o, "contents", &t0);
