@@ -3,26 +3,30 @@
 # kernel-module subset (its own cpio, appended: the kernel unpacks
 # concatenated archives), the combined initrd, and later the ISO/disk images.
 
-# The Debian cloud kernel (linux-image-cloud-amd64) and its modules.
-KVER ?= $(notdir $(lastword $(sort $(wildcard /lib/modules/*-cloud-amd64))))
+# The kernel the images, the VM suite, demo and bench boot: Debian's 6.12
+# pinned in third_party/pins (FUSE passthrough; the release is the package
+# name's tail). KVER=6.1.0-57-amd64 (or any installed /lib/modules/<release>
+# with /boot/vmlinuz-<release>) builds everything for another one instead, e.g.
+# bookworm's own 6.1 (linux-image-amd64, linux-image-cloud-amd64).
+KVER_PINNED := $(patsubst linux-image-%,%,$(shell awk '$$4 == "deb" && $$1 == "kernel" {print $$2}' third_party/pins))
+KVER ?= $(KVER_PINNED)
 KMODS := $(shell grep -v '^\#' boot/kmods.list)
 
 # Module subset + its dependencies (modprobe --show-depends), indexed by
 # depmod; one tree and archive per kernel release. Modules a kernel does not
-# have (built in, or not configured) are skipped. The VM tests also boot
-# Debian's generic kernel (GENERIC_KVER: e1000 and AHCI are not in the
-# cloud kernel) with its own archive.
-GENERIC_KVER ?= $(notdir $(lastword $(sort $(filter-out %-cloud-amd64,$(wildcard /lib/modules/*-amd64)))))
-
+# have (built in, or not configured) are skipped. Modules the package ships
+# compressed (.ko.xz, 6.12) are stored decompressed: the archive is xz'd as a
+# whole, which packs them tighter, and PID 1 loads them as they are.
 define kmod_rules
-$(B)/modules/$(1)/lib/modules/$(1)/modules.dep: boot/kmods.list | $(TP_STAMP)
+$(B)/modules/$(1)/lib/modules/$(1)/modules.dep: boot/kmods.list boot/image.mk | $(TP_STAMP)
 	@echo "  KMODS   $(1): $(words $(KMODS)) asked for"
 	$$(Q)test -d /lib/modules/$(1) || { echo "no /lib/modules/$(1): install its linux-image package" >&2; exit 1; }
 	$$(Q)rm -rf $(B)/modules/$(1) && mkdir -p $$(@D)
 	$$(Q)for m in $(KMODS); do modprobe --show-depends -S $(1) $$$$m 2>/dev/null; done | \
 		awk '$$$$1 == "insmod" {print $$$$2}' | sort -u | while read -r ko; do \
 		rel=$$$${ko#/lib/modules/$(1)/}; mkdir -p $$(@D)/$$$$(dirname $$$$rel); \
-		cp $$$$ko $$(@D)/$$$$rel; done
+		case $$$$ko in *.ko.xz) xz -dc $$$$ko > $$(@D)/$$$${rel%.xz};; *) cp $$$$ko $$(@D)/$$$$rel;; esac; \
+		done
 	$$(Q)cp /lib/modules/$(1)/modules.builtin /lib/modules/$(1)/modules.builtin.modinfo \
 		/lib/modules/$(1)/modules.order $$(@D)/
 	$$(Q)depmod -b $(B)/modules/$(1) $(1)
@@ -35,20 +39,24 @@ $(B)/modules-$(1).cpio.xz: $(B)/modules-$(1).cpio
 	@echo "  XZ      $$@"
 	$$(Q)xz -T1 --check=crc32 --x86 --lzma2=preset=9e -c $$< > $$@
 endef
-$(foreach k,$(sort $(KVER) $(GENERIC_KVER)),$(eval $(call kmod_rules,$(k))))
+# The release the build is for, for the tests (tests/lib/qemu.py boots
+# /boot/vmlinuz-<it> with modules-<it>.cpio.xz).
+$(B)/kernel-release: FORCE
+	@mkdir -p $(@D)
+	@echo '$(KVER)' | cmp -s - $@ || echo '$(KVER)' > $@
 
-# The images boot Debian's generic kernel when it is installed: its vmlinuz
-# is smaller than the cloud one (8.2 vs 14.2 MB here) and it has the e1000
-# and AHCI drivers that QEMU's and VirtualBox's defaults need. `make kernel`
-# builds a smaller one still (make image KERNEL=build/kernel/vmlinuz).
-IMAGE_KVER ?= $(or $(GENERIC_KVER),$(KVER))
+# The images boot the same kernel (a generic one: it has the e1000 and AHCI
+# drivers that QEMU's and VirtualBox's defaults need). `make kernel` builds a
+# smaller one (make image KERNEL=build/kernel/vmlinuz).
+IMAGE_KVER ?= $(KVER)
+$(foreach k,$(sort $(KVER) $(IMAGE_KVER)),$(eval $(call kmod_rules,$(k))))
 KERNEL ?= /boot/vmlinuz-$(IMAGE_KVER)
 IMAGE_MODULES := $(if $(filter /boot/vmlinuz-$(IMAGE_KVER),$(KERNEL)),$(B)/modules-$(IMAGE_KVER).cpio.xz)
 
 # What the boot loader hands the kernel: core archive, then the modules.
-$(B)/initrd.img: $(B)/initramfs.cpio.xz $(B)/modules-$(KVER).cpio.xz
+$(B)/initrd.img: $(B)/initramfs.cpio.xz $(B)/modules-$(KVER).cpio.xz $(B)/kernel-release
 	@echo "  INITRD  $@"
-	$(Q)cat $^ > $@
+	$(Q)cat $(filter %.xz,$^) > $@
 
 # Repository settings baked into the image (overridable at boot by the kernel
 # command line and user-data): make image REPO_URL=... REPO_NAME=...

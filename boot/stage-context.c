@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* boot/stage-context.c: first boot: find user-data (config drive, OpenNebula,
- * cloud metadata services) and apply its [ucernvm] section; later boots use
- * what the first boot saved on the scratch disk (see boot_context_after_mount). */
+/* boot/stage-context.c: the context and context-disk stages. First boot:
+ * find user-data (config drive, OpenNebula, cloud metadata services), apply
+ * its [ucernvm] section, and save it on the scratch disk once that is
+ * mounted; later boots apply what the first boot saved. */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -16,11 +17,13 @@
 #include "boot/context.h"
 
 #define CTX_MNT "/run/ctx"
+#define AZURE_READY_MS 15000	/* goal state + health report */
 
 /* see boot.h */
-size_t boot_drives_mount(struct boot_ctx *ctx, int *fds)
+size_t boot_drives_mount(struct boot_ctx *ctx, const char *stage, int *fds)
 {
-	static const char *const types[] = { "iso9660", "vfat" };
+	/* udf: Azure's provisioning CD (ovf-env.xml) */
+	static const char *const types[] = { "iso9660", "vfat", "udf" };
 	DIR *d = opendir("/sys/class/block");
 	struct dirent *e;
 	size_t n = 0, t;
@@ -29,6 +32,7 @@ size_t boot_drives_mount(struct boot_ctx *ctx, int *fds)
 	boot_kmod_load(&ctx->kmod, "vfat");
 	boot_kmod_load(&ctx->kmod, "nls_cp437");
 	boot_kmod_load(&ctx->kmod, "nls_iso8859_1");
+	boot_kmod_load(&ctx->kmod, "udf");
 	mkdir(CTX_MNT, 0755);
 	while (d && n < BOOT_DRIVES_MAX && (e = readdir(d))) {
 		char dev[300], dir[64];
@@ -46,7 +50,7 @@ size_t boot_drives_mount(struct boot_ctx *ctx, int *fds)
 				continue;
 			fds[n] = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 			if (fds[n] >= 0) {
-				boot_log(ctx, "context", "looking at %s (%s)", dev, types[t]);
+				boot_log(ctx, stage, "looking at %s (%s)", dev, types[t]);
 				n++;
 			} else {
 				umount(dir);
@@ -72,26 +76,22 @@ void boot_drives_unmount(int *fds, size_t n)
 	}
 }
 
-/* see boot.h */
-int boot_stage_context(struct boot_ctx *ctx)
+static int context_sources(struct boot_ctx *ctx)
 {
 	struct boot_context_opts o;
 	char work[64 * 1024];
 	const char *sec;
 	size_t sec_len;
-	int rc;
+	int rc, fds[BOOT_DRIVES_MAX];
 	unsigned secs = ctx->cfg.context_timeout_s ? ctx->cfg.context_timeout_s : 20;
 	char server[16];
 
-	if (!ctx->first_boot) {
-		boot_drives_unmount(ctx->drive_fds, ctx->ndrives);
-		ctx->ndrives = 0;
+	if (!ctx->first_boot)
 		return 0;	/* saved context is read once the scratch disk is mounted */
-	}
 	memset(&o, 0, sizeof(o));
 	o.sources = ctx->cfg.context_sources;
-	o.dirfds = ctx->drive_fds;
-	o.ndirs = ctx->ndrives;
+	o.dirfds = fds;
+	o.ndirs = boot_drives_mount(ctx, "context", fds);
 	if (ctx->lease.source != NET_SRC_NONE) {
 		o.fetch = boot_context_http_fetch;
 		o.fetch_arg = &ctx->http;
@@ -100,6 +100,7 @@ int boot_stage_context(struct boot_ctx *ctx)
 		inet_ntop(AF_INET, &ctx->lease.server, server, sizeof(server));
 		o.dhcp_server = server;
 	}
+	o.guestinfo = boot_vmw_userdata_run;
 	o.work = work;
 	o.wcap = sizeof(work);
 	o.log = boot_log_cb;
@@ -107,8 +108,7 @@ int boot_stage_context(struct boot_ctx *ctx)
 	ctx->context.data = ctx->userdata;
 	ctx->context.cap = sizeof(ctx->userdata);
 	rc = boot_context_run(&o, boot_now_ms() + (uint64_t)secs * 1000, &ctx->context);
-	boot_drives_unmount(ctx->drive_fds, ctx->ndrives);
-	ctx->ndrives = 0;
+	boot_drives_unmount(fds, o.ndirs);
 	if (rc == -ENOENT || rc == -ETIMEDOUT) {
 		boot_log(ctx, "context", "no user-data (%s); booting with the command line",
 			 rc == -ENOENT ? "no source answered" : "deadline");
@@ -118,6 +118,15 @@ int boot_stage_context(struct boot_ctx *ctx)
 		return rc;
 	boot_log(ctx, "context", "user-data from %s (%s, %zu bytes)",
 		 boot_ctx_src_str(ctx->context.src), ctx->context.where, ctx->context.len);
+	if (ctx->context.src == BOOT_SRC_AZURE && (ctx->cfg.context_sources & BOOT_CTX_SRC_AZURE)) {
+		struct boot_azure_fabric f = { BOOT_AZURE_WIRESERVER, boot_context_http_fetch,
+					       boot_context_http_post, &ctx->http };
+
+		if (ctx->lease.source == NET_SRC_NONE)
+			boot_log(ctx, "context", "azure: no network; cannot report Ready");
+		else
+			boot_azure_report_ready(&f, boot_now_ms() + AZURE_READY_MS, boot_log_cb, ctx);
+	}
 	rc = boot_userdata_extract(ctx->context.data, ctx->context.len, ctx->cfg.useglideinwms,
 				   ctx->userdata_work, sizeof(ctx->userdata_work), &sec, &sec_len);
 	if (rc < 0) {
@@ -131,7 +140,20 @@ int boot_stage_context(struct boot_ctx *ctx)
 }
 
 /* see boot.h */
-int boot_context_after_mount(struct boot_ctx *ctx)
+int boot_stage_context(struct boot_ctx *ctx)
+{
+	int rc = context_sources(ctx);
+
+	/* μCernVM 07extracontext: after the user-data, so that it overrides. */
+	if (rc == 0 && ctx->first_boot && (rc = boot_extra_scan(ctx, BOOT_EXTRA_MS)) < 0) {
+		boot_log(ctx, "context", "extra: %s; skipped", strerror(-rc));
+		rc = 0;
+	}
+	return rc < 0 ? rc : 0;
+}
+
+/* see boot.h */
+int boot_stage_context_disk(struct boot_ctx *ctx)
 {
 	char work[16 * 1024];
 	int dfd, rc;
@@ -142,6 +164,8 @@ int boot_context_after_mount(struct boot_ctx *ctx)
 		return -errno;
 	if (ctx->first_boot) {
 		rc = boot_context_save(dfd, &ctx->context, &ctx->cfg, work, sizeof(work));
+		if (rc == 0)
+			rc = boot_extra_save(ctx, dfd);
 		if (rc == 0)
 			boot_log(ctx, "context", "saved to %s/%s", BOOT_ROOT_RW, BOOT_CONTEXT_DIR);
 	} else {

@@ -22,17 +22,18 @@ static size_t bucket(const struct cvmfs_hash *h)
 	return ((size_t)h->d[0] << 8 | h->d[1] | (size_t)h->d[2] << 16) % CVMFS_CACHE_BUCKETS;
 }
 
-static struct cvmfs_cache_ent *find(struct cvmfs_cache *k, const struct cvmfs_hash *h)
+static struct cvmfs_cache_ent *find(struct cvmfs_cache *k, const struct cvmfs_hash *h, bool raw)
 {
 	for (struct cvmfs_cache_ent *e = k->tab[bucket(h)]; e; e = e->next)
-		if (cvmfs_hash_eq(&e->h, h))
+		if (e->raw == raw && cvmfs_hash_eq(&e->h, h))
 			return e;
 	return NULL;
 }
 
-static struct cvmfs_cache_ent *add(struct cvmfs_cache *k, const struct cvmfs_hash *h, uint64_t size)
+static struct cvmfs_cache_ent *add(struct cvmfs_cache *k, const struct cvmfs_hash *h, bool raw,
+				   uint64_t size)
 {
-	struct cvmfs_cache_ent *e = find(k, h);
+	struct cvmfs_cache_ent *e = find(k, h, raw);
 
 	if (e) {
 		k->used -= e->size;
@@ -41,6 +42,7 @@ static struct cvmfs_cache_ent *add(struct cvmfs_cache *k, const struct cvmfs_has
 		if (!e)
 			return NULL;
 		e->h = *h;
+		e->raw = raw;
 		e->next = k->tab[bucket(h)];
 		k->tab[bucket(h)] = e;
 		k->nents++;
@@ -51,12 +53,23 @@ static struct cvmfs_cache_ent *add(struct cvmfs_cache *k, const struct cvmfs_has
 	return e;
 }
 
-static void objname(const struct cvmfs_hash *h, char *buf, size_t len)
+#define OBJNAME_MAX (CVMFS_HASH_HEX_MAX + 8)
+
+static void objname(const struct cvmfs_hash *h, bool raw, char *buf, size_t len)
 {
 	char hex[CVMFS_HASH_HEX_MAX];
 
 	cvmfs_hash_fmt(h, hex, sizeof(hex));
-	snprintf(buf, len, "%.2s/%s", hex, hex + 2);
+	snprintf(buf, len, "%.2s/%s%s", hex, hex + 2, raw ? CVMFS_CACHE_RAW_EXT : "");
+}
+
+/* Parses "<hex>[.raw]" (a pins line or prefix + a directory entry). */
+static int parse_name(const char *s, size_t n, struct cvmfs_hash *h, bool *raw)
+{
+	size_t el = strlen(CVMFS_CACHE_RAW_EXT);
+
+	*raw = n > el && memcmp(s + n - el, CVMFS_CACHE_RAW_EXT, el) == 0;
+	return cvmfs_hash_parse(s, *raw ? n - el : n, h);
 }
 
 static int clean_txn(int txnfd)
@@ -81,7 +94,7 @@ static int clean_txn(int txnfd)
 
 static void scan_dir(struct cvmfs_cache *k, int sub, const char *prefix)
 {
-	int fd = openat(k->dirfd, prefix, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = openat(k->dirfd, prefix, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	DIR *d;
 	struct dirent *de;
 
@@ -94,23 +107,42 @@ static void scan_dir(struct cvmfs_cache *k, int sub, const char *prefix)
 		return;
 	}
 	while ((de = readdir(d))) {
-		char hex[CVMFS_HASH_HEX_MAX + 2];
+		char hex[OBJNAME_MAX];
 		struct cvmfs_hash h;
 		struct stat st;
 		struct cvmfs_cache_ent *e;
+		bool raw;
 
 		if (de->d_name[0] == '.')
 			continue;
 		if (snprintf(hex, sizeof(hex), "%s%s", prefix, de->d_name) >= (int)sizeof(hex) ||
-		    cvmfs_hash_parse(hex, strlen(hex), &h) < 0 ||
+		    parse_name(hex, strlen(hex), &h, &raw) < 0 ||
 		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
 			continue;
-		e = add(k, &h, (uint64_t)st.st_size);
+		e = add(k, &h, raw, (uint64_t)st.st_size);
 		/* Order of the last use before the restart: the mtime, bumped on use. */
 		if (e)
 			e->seq = (uint64_t)st.st_mtim.tv_sec;
 	}
 	closedir(d);
+}
+
+/* Makes name a directory of our own: an existing symlink or file there (no
+ * directory the cache made) is removed first, so that object names are
+ * never resolved through a planted link. */
+static int real_dir(int dirfd, const char *name)
+{
+	struct stat st;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (S_ISDIR(st.st_mode))
+			return 0;
+		if (unlinkat(dirfd, name, 0) < 0)
+			return -errno;
+	}
+	if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
 }
 
 /* see internal.h */
@@ -126,13 +158,13 @@ int cvmfs_cache_init(struct cvmfs_cache *k, int dirfd, uint64_t limit)
 	pthread_mutex_init(&k->lock, NULL);
 	for (int i = 0; i < 256; i++) {
 		snprintf(sub, sizeof(sub), "%02x", i);
-		if (mkdirat(dirfd, sub, 0700) < 0 && errno != EEXIST)
-			return -errno;
+		if ((rc = real_dir(dirfd, sub)) < 0)
+			return rc;
 	}
 	pthread_cond_init(&k->sync_cond, NULL);
-	if (mkdirat(dirfd, "txn", 0700) < 0 && errno != EEXIST)
-		return -errno;
-	k->txnfd = openat(dirfd, "txn", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if ((rc = real_dir(dirfd, "txn")) < 0)
+		return rc;
+	k->txnfd = openat(dirfd, "txn", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (k->txnfd < 0)
 		return -errno;
 	if ((rc = clean_txn(k->txnfd)) < 0)
@@ -183,36 +215,81 @@ void cvmfs_cache_fini(struct cvmfs_cache *k)
 	pthread_mutex_destroy(&k->lock);
 }
 
-/* see internal.h */
-int cvmfs_cache_open(struct cvmfs_cache *k, const struct cvmfs_hash *h)
+/* Every file the cache opens: never through a symlink, never blocking on
+ * a fifo someone put there. */
+#define OPEN_FLAGS (O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+
+/* 0 if fd is a regular file of size bytes (any size: CVMFS_SIZE_UNKNOWN). */
+static int check_file(int fd, uint64_t size, uint64_t *got)
 {
-	char name[CVMFS_HASH_HEX_MAX + 2];
+	struct stat st;
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return -ESTALE;
+	*got = (uint64_t)st.st_size;
+	if (size != CVMFS_SIZE_UNKNOWN && (uint64_t)st.st_size != size)
+		return -ESTALE;
+	return 0;
+}
+
+/* see internal.h */
+int cvmfs_cache_open(struct cvmfs_cache *k, const struct cvmfs_hash *h, bool raw, uint64_t size)
+{
+	char name[OBJNAME_MAX];
 	struct cvmfs_cache_ent *e;
+	uint64_t got = 0;
+	bool bad = false;
 	int fd;
 
-	objname(h, name, sizeof(name));
-	fd = openat(k->dirfd, name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 && errno != ENOENT)
-		return -errno;
+	objname(h, raw, name, sizeof(name));
+	fd = openat(k->dirfd, name, OPEN_FLAGS);
+	if (fd < 0 && (errno == ELOOP || errno == ENXIO)) {
+		/* a symlink (O_NOFOLLOW), a socket: no object of ours */
+		unlinkat(k->dirfd, name, 0);
+		bad = true;
+	} else if (fd < 0 && errno != ENOENT) {
+		return -errno;	/* e.g. EMFILE: says nothing about the file */
+	} else if (fd >= 0 && check_file(fd, size, &got) < 0) {
+		close(fd);
+		fd = -1;
+		unlinkat(k->dirfd, name, 0);	/* removes the entry, never what it points to */
+		bad = true;
+	}
 	pthread_mutex_lock(&k->lock);
 	if (fd < 0) {
-		for (struct cvmfs_cache_pending *p = k->pending; p && fd < 0; p = p->next)
-			if (cvmfs_hash_eq(&p->h, h))
-				fd = openat(k->txnfd, p->name, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
-			pthread_mutex_unlock(&k->lock);
-			return -ENOENT;
+		for (struct cvmfs_cache_pending **pp = &k->pending; *pp && fd < 0; pp = &(*pp)->next) {
+			struct cvmfs_cache_pending *p = *pp;
+
+			if (p->raw != raw || !cvmfs_hash_eq(&p->h, h))
+				continue;
+			fd = openat(k->txnfd, p->name, OPEN_FLAGS);
+			if (fd >= 0 && check_file(fd, size, &got) < 0) {
+				close(fd);
+				fd = -1;
+				bad = true;
+				unlinkat(k->txnfd, p->name, 0);
+				*pp = p->next;
+				free(p);
+				break;
+			}
 		}
 	}
-	e = find(k, h);
-	if (!e) {
-		struct stat st;
-
-		if (fstat(fd, &st) == 0)
-			e = add(k, h, (uint64_t)st.st_size);
-	} else {
-		e->seq = ++k->seq;
+	e = find(k, h, raw);
+	if (fd < 0) {
+		if (bad) {
+			k->nrejected++;
+			if (e) {	/* keep pins and holds; the refetch sets the size */
+				k->used -= e->size;
+				e->size = 0;
+			}
+		}
+		pthread_mutex_unlock(&k->lock);
+		return bad ? -ESTALE : -ENOENT;
 	}
+	if (!e)
+		e = add(k, h, raw, got);
+	else
+		e->seq = ++k->seq;
 	pthread_mutex_unlock(&k->lock);
 	return fd;
 }
@@ -251,7 +328,7 @@ static void evict(struct cvmfs_cache *k)
 	 * thousand objects and eviction is rare, so a heap is not worth it. */
 	while (k->limit && k->used > k->limit) {
 		struct cvmfs_cache_ent *v = NULL, **vp = NULL;
-		char name[CVMFS_HASH_HEX_MAX + 2];
+		char name[OBJNAME_MAX];
 
 		for (size_t b = 0; b < CVMFS_CACHE_BUCKETS; b++)
 			for (struct cvmfs_cache_ent **p = &k->tab[b]; *p; p = &(*p)->next)
@@ -261,10 +338,10 @@ static void evict(struct cvmfs_cache *k)
 				}
 		if (!v)
 			return;		/* everything pinned: over the limit, nothing to do */
-		objname(&v->h, name, sizeof(name));
+		objname(&v->h, v->raw, name, sizeof(name));
 		unlinkat(k->dirfd, name, 0);	/* open fds keep working */
 		for (struct cvmfs_cache_pending **pp = &k->pending; *pp; pp = &(*pp)->next)
-			if (cvmfs_hash_eq(&(*pp)->h, &v->h)) {
+			if ((*pp)->raw == v->raw && cvmfs_hash_eq(&(*pp)->h, &v->h)) {
 				struct cvmfs_cache_pending *p = *pp;
 
 				unlinkat(k->txnfd, p->name, 0);
@@ -281,7 +358,8 @@ static void evict(struct cvmfs_cache *k)
 }
 
 /* see internal.h */
-int cvmfs_cache_txn_commit(struct cvmfs_cache *k, struct cvmfs_txn *t, const struct cvmfs_hash *h)
+int cvmfs_cache_txn_commit(struct cvmfs_cache *k, struct cvmfs_txn *t, const struct cvmfs_hash *h,
+			   bool raw)
 {
 	struct cvmfs_cache_pending *p = calloc(1, sizeof(*p));
 	struct cvmfs_cache_ent *e;
@@ -299,11 +377,12 @@ int cvmfs_cache_txn_commit(struct cvmfs_cache *k, struct cvmfs_txn *t, const str
 	close(t->fd);
 	t->fd = -1;
 	p->h = *h;
+	p->raw = raw;
 	snprintf(p->name, sizeof(p->name), "%s", t->name);
 	pthread_mutex_lock(&k->lock);
 	p->next = k->pending;
 	k->pending = p;
-	e = add(k, h, (uint64_t)st.st_size);
+	e = add(k, h, raw, (uint64_t)st.st_size);
 	if (e)
 		e->holds++;	/* not the victim of its own eviction */
 	evict(k);
@@ -320,13 +399,13 @@ static void rename_synced(struct cvmfs_cache *k, uint64_t gen)
 {
 	for (struct cvmfs_cache_pending **pp = &k->pending; *pp;) {
 		struct cvmfs_cache_pending *p = *pp;
-		char name[CVMFS_HASH_HEX_MAX + 2];
+		char name[OBJNAME_MAX];
 
 		if (!p->gen || p->gen > gen) {
 			pp = &p->next;
 			continue;
 		}
-		objname(&p->h, name, sizeof(name));
+		objname(&p->h, p->raw, name, sizeof(name));
 		if (renameat(k->txnfd, p->name, k->dirfd, name) < 0)
 			unlinkat(k->txnfd, p->name, 0);	/* refetched next time */
 		*pp = p->next;
@@ -380,14 +459,14 @@ void cvmfs_cache_flush(struct cvmfs_cache *k)
 }
 
 /* see internal.h */
-void cvmfs_cache_pin(struct cvmfs_cache *k, const struct cvmfs_hash *h, int delta)
+void cvmfs_cache_pin(struct cvmfs_cache *k, const struct cvmfs_hash *h, bool raw, int delta)
 {
 	struct cvmfs_cache_ent *e;
 
 	pthread_mutex_lock(&k->lock);
-	e = find(k, h);
+	e = find(k, h, raw);
 	if (!e && delta > 0)
-		e = add(k, h, 0);	/* pinned before it arrives */
+		e = add(k, h, raw, 0);	/* pinned before it arrives */
 	if (e) {
 		if (delta < 0 && e->pins == 0)
 			delta = 0;
@@ -397,12 +476,12 @@ void cvmfs_cache_pin(struct cvmfs_cache *k, const struct cvmfs_hash *h, int delt
 }
 
 /* see internal.h */
-void cvmfs_cache_hold(struct cvmfs_cache *k, const struct cvmfs_hash *h, int delta)
+void cvmfs_cache_hold(struct cvmfs_cache *k, const struct cvmfs_hash *h, bool raw, int delta)
 {
 	struct cvmfs_cache_ent *e;
 
 	pthread_mutex_lock(&k->lock);
-	e = find(k, h);
+	e = find(k, h, raw);
 	if (e && (delta > 0 || e->holds > 0))
 		e->holds += delta;
 	pthread_mutex_unlock(&k->lock);
@@ -441,11 +520,16 @@ int cvmfs_cache_put_file(struct cvmfs_cache *k, const char *name, const void *bu
 /* see internal.h */
 ssize_t cvmfs_cache_get_file(struct cvmfs_cache *k, const char *name, void *buf, size_t len)
 {
-	int fd = openat(k->dirfd, name, O_RDONLY | O_CLOEXEC);
+	int fd = openat(k->dirfd, name, OPEN_FLAGS);
+	uint64_t got;
 	ssize_t n;
 
 	if (fd < 0)
 		return -errno;
+	if (check_file(fd, CVMFS_SIZE_UNKNOWN, &got) < 0) {
+		close(fd);
+		return -EINVAL;
+	}
 	n = read(fd, buf, len);
 	if (n < 0)
 		n = -errno;
@@ -467,7 +551,7 @@ int cvmfs_cache_pins_save(struct cvmfs_cache *k)
 		for (struct cvmfs_cache_ent *e = k->tab[b]; e; e = e->next) {
 			if (!e->pins)
 				continue;
-			if (len + CVMFS_HASH_HEX_MAX + 2 > cap) {
+			if (len + OBJNAME_MAX + 2 > cap) {
 				char *nb = realloc(buf, cap * 2);
 
 				if (!nb)
@@ -476,6 +560,8 @@ int cvmfs_cache_pins_save(struct cvmfs_cache *k)
 				cap *= 2;
 			}
 			len += cvmfs_hash_fmt(&e->h, buf + len, cap - len);
+			if (e->raw)
+				len += snprintf(buf + len, cap - len, "%s", CVMFS_CACHE_RAW_EXT);
 			buf[len++] = '\n';
 		}
 	pthread_mutex_unlock(&k->lock);
@@ -487,12 +573,17 @@ int cvmfs_cache_pins_save(struct cvmfs_cache *k)
 /* see internal.h */
 int cvmfs_cache_pins_load(struct cvmfs_cache *k)
 {
-	int fd = openat(k->dirfd, "pinned", O_RDONLY | O_CLOEXEC);
+	int fd = openat(k->dirfd, "pinned", OPEN_FLAGS);
 	FILE *f;
 	char line[128];
+	uint64_t got;
 
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -errno;
+	if (check_file(fd, CVMFS_SIZE_UNKNOWN, &got) < 0) {
+		close(fd);
+		return -EINVAL;
+	}
 	f = fdopen(fd, "r");
 	if (!f) {
 		close(fd);
@@ -501,9 +592,10 @@ int cvmfs_cache_pins_load(struct cvmfs_cache *k)
 	while (fgets(line, sizeof(line), f)) {
 		struct cvmfs_hash h;
 		size_t n = strcspn(line, "\r\n");
+		bool raw;
 
-		if (cvmfs_hash_parse(line, n, &h) == 0)
-			cvmfs_cache_pin(k, &h, 1);
+		if (parse_name(line, n, &h, &raw) == 0)
+			cvmfs_cache_pin(k, &h, raw, 1);
 	}
 	fclose(f);
 	return 0;

@@ -273,7 +273,7 @@ struct cvmfs_catalog *cvmfs_catalog_open(int fd, const char *path, const struct 
 			       "AND md5path_2 = ? ORDER BY offset ASC", -1,
 			       SQLITE_PREPARE_PERSISTENT, &cat->st_chunks, NULL))
 		goto bad;
-	if (sqlite3_prepare_v3(cat->db, "SELECT sha1 FROM nested_catalogs WHERE path = ?", -1,
+	if (sqlite3_prepare_v3(cat->db, "SELECT sha1, size FROM nested_catalogs WHERE path = ?", -1,
 			       SQLITE_PREPARE_PERSISTENT, &cat->st_nested, NULL))
 		goto bad;
 	/* Inode range: rowids, then one inode per hardlink group (spec §4.3). */
@@ -469,6 +469,15 @@ int cvmfs_catalog_chunks(struct cvmfs_catalog *cat, const char *path, enum cvmfs
 /* see internal.h */
 int cvmfs_catalog_nested(struct cvmfs_catalog *cat, const char *path, struct cvmfs_hash *h)
 {
+	uint64_t size;
+
+	return cvmfs_catalog_nested_size(cat, path, h, &size);
+}
+
+/* see internal.h */
+int cvmfs_catalog_nested_size(struct cvmfs_catalog *cat, const char *path, struct cvmfs_hash *h,
+			      uint64_t *size)
+{
 	int rc;
 
 	pthread_mutex_lock(&cat->lock);
@@ -477,7 +486,10 @@ int cvmfs_catalog_nested(struct cvmfs_catalog *cat, const char *path, struct cvm
 	if (rc == SQLITE_ROW) {
 		const char *hex = (const char *)sqlite3_column_text(cat->st_nested, 0);
 
+		sqlite3_int64 sz = sqlite3_column_int64(cat->st_nested, 1);
+
 		rc = hex && cvmfs_hash_parse(hex, strlen(hex), h) == 0 ? 0 : -EBADMSG;
+		*size = sz > 0 ? (uint64_t)sz : 0;
 	} else {
 		rc = rc == SQLITE_DONE ? -ENOENT : -EIO;
 	}

@@ -29,6 +29,8 @@ static const char usage_text[] =
 	"  --cache-limit MB    LRU size limit (default unlimited)\n"
 	"  --pin FILE          pin the paths listed in FILE (local file; '@/path' = in the repository)\n"
 	"  --prefetch FILE     fetch the paths listed in FILE ahead ('@/path' = in the repository)\n"
+	"  --bundles PATH      first fetch the boot-profile bundles of the index at PATH in the\n"
+	"                      repository (e.g. /.cvmboot_bundles, written by cvmboot bundle)\n"
 	"  --uid-map FILE, --gid-map FILE   '<upstream> <local>' lines\n"
 	"  --timeout MS        connect/low-speed timeout (direct and proxied)\n"
 	"  --retries N         same-source retries of transfer errors (default 1)\n"
@@ -36,6 +38,7 @@ static const char usage_text[] =
 	"  --log FILE          log file (default: stderr in the foreground, none otherwise)\n"
 	"  --ca FILE           CA bundle for https:// servers (default " HOST_CA ")\n"
 	"  --accept-expired-whitelist   accept an expired whitelist (old test fixtures only; logged)\n"
+	"  --no-passthrough    the daemon serves every read (no FUSE passthrough)\n"
 	"  --allow-other --suid --foreground\n";
 
 static volatile sig_atomic_t got_signal;
@@ -79,7 +82,7 @@ int cvmfs_cli_mount(int argc, char **argv)
 		{ "timeout", 1, 0, 'T' }, { "retries", 1, 0, 'R' }, { "threads", 1, 0, 'j' },
 		{ "log", 1, 0, 'l' }, { "accept-expired-whitelist", 0, 0, 'E' },
 		{ "allow-other", 0, 0, 'A' }, { "suid", 0, 0, 'S' }, { "foreground", 0, 0, 'f' },
-		{ "ca", 1, 0, 'C' }, { "help", 0, 0, 'h' }, { 0 },
+		{ "ca", 1, 0, 'C' }, { "no-passthrough", 0, 0, 'N' }, { "bundles", 1, 0, 'B' }, { "help", 0, 0, 'h' }, { 0 },
 	};
 	struct cvmfs_client_cfg cfg = { .log_fd = -1, .max_retries = 1, .cache_dirfd = -1 };
 	const char *cache = NULL, *logpath = NULL, *pin = NULL, *prefetch = NULL, *ca = NULL;
@@ -122,6 +125,8 @@ int cvmfs_cli_mount(int argc, char **argv)
 		case 'S': cfg.flags |= CVMFS_CLIENT_SUID; break;
 		case 'f': fg = true; break;
 		case 'C': ca = optarg; break;
+		case 'B': cfg.bundle_file = optarg; break;
+		case 'N': cfg.flags |= CVMFS_CLIENT_NO_PASSTHROUGH; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		default: fputs(usage_text, stderr); return 2;
 		}

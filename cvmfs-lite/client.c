@@ -17,7 +17,6 @@
 #include "cvmfs-lite/internal.h"
 
 #define WHY(...) snprintf(why, whylen, __VA_ARGS__)
-#define CERT_MAX 65536
 
 /* see client.h */
 int cvmfs_read_text(const char *path, size_t max, char **out)
@@ -100,22 +99,39 @@ static int parse_date(const char *s, int64_t *out)
 	return 0;
 }
 
-/* Fetches and verifies whitelist, certificate and manifest (spec §2, §3). */
+/* Why a small file could not be had, from cvmfs_fetch_run's verdict. */
+static const char *fetch_why(int rc)
+{
+	switch (rc) {
+	case -ENOENT:
+		return "every server answered HTTP 404 Not Found: is the server URL or the "
+		       "repository name wrong?";
+	case -EIO:
+		return "servers answered, but only with HTTP errors or bad data (see the log)";
+	case -ENETUNREACH:
+		return "no server or proxy answered";
+	}
+	return strerror(-rc);
+}
+
+/* Fetches and verifies whitelist, certificate and manifest (spec §2, §3).
+ * Nothing of it reaches the cache: the certificate is checked in memory
+ * against X, then against the whitelist, then used for the signature. */
 static int verify_online(struct cvmfs_client *c, struct cvmfs_manifest *m, unsigned char **mbuf,
 			 char *why, size_t whylen)
 {
 	unsigned char *wl = NULL, *cert = NULL;
-	size_t wlen, mlen, clen;
+	size_t wlen, mlen, clen = 0;
 	struct cvmfs_whitelist w;
 	struct cvmfs_cert crt;
 	enum cvmfs_fmt_why fw = CVMFS_FMT_WHY_NONE;
 	char rel[CVMFS_OBJ_PATH_MAX];
-	int rc, cfd;
+	int rc;
 
 	cvmfs_cert_init(&crt);
 	*mbuf = NULL;
 	if ((rc = cvmfs_fetch_mem(&c->fetch, ".cvmfswhitelist", CVMFS_WL_MAX, &wl, &wlen)) < 0) {
-		WHY("cannot download .cvmfswhitelist from any server (%s)", strerror(-rc));
+		WHY("cannot download .cvmfswhitelist: %s", fetch_why(rc));
 		goto out;
 	}
 	if ((rc = cvmfs_whitelist_parse(wl, wlen, &w, &fw)) < 0 ||
@@ -131,7 +147,7 @@ static int verify_online(struct cvmfs_client *c, struct cvmfs_manifest *m, unsig
 		cvmfs_log(c, "WARNING: accepting the EXPIRED whitelist of %s (test override)",
 			  c->cfg.fqrn);
 	if ((rc = cvmfs_fetch_mem(&c->fetch, ".cvmfspublished", CVMFS_MANIFEST_MAX, mbuf, &mlen)) < 0) {
-		WHY("cannot download .cvmfspublished from any server (%s)", strerror(-rc));
+		WHY("cannot download .cvmfspublished: %s", fetch_why(rc));
 		goto out;
 	}
 	if ((rc = cvmfs_manifest_parse(*mbuf, mlen, m, &fw)) < 0 || !(m->have & CVMFS_MF_X)) {
@@ -139,22 +155,17 @@ static int verify_online(struct cvmfs_client *c, struct cvmfs_manifest *m, unsig
 		rc = -EKEYREJECTED;
 		goto out;
 	}
-	/* Through the cache like any object: hash-checked on arrival (bad
-	 * copies fail over to the next server), inflated, kept for restarts. */
+	/* In memory only: hash-checked against X on arrival (a bad copy fails
+	 * over to the next server), inflated to at most CVMFS_CERT_MAX. The
+	 * manifest is unverified yet, so X vouches for nothing: this object
+	 * never enters the shared cache. */
 	cvmfs_hash_objpath(&m->cert, CVMFS_SUFFIX_CERT, rel, sizeof(rel));
-	if ((rc = cvmfs_object_get(c, &m->cert, CVMFS_SUFFIX_CERT, true, &cfd)) < 0) {
-		WHY("cannot download the certificate %s (%s)", rel, strerror(-rc));
+	if ((rc = cvmfs_object_mem(c, &m->cert, CVMFS_SUFFIX_CERT, true, CVMFS_CERT_MAX, &cert,
+				   &clen)) < 0) {
+		WHY("cannot download the certificate %s: %s", rel, fetch_why(rc));
 		goto out;
 	}
-	clen = 0;
-	cert = malloc(CERT_MAX);
-	if (cert) {
-		ssize_t n = pread(cfd, cert, CERT_MAX, 0);
-
-		clen = n > 0 ? (size_t)n : 0;
-	}
-	close(cfd);
-	if ((rc = cvmfs_cert_parse(&crt, cert ? cert : (unsigned char *)"", clen, &fw)) < 0 ||
+	if ((rc = cvmfs_cert_parse(&crt, cert, clen, &fw)) < 0 ||
 	    !cvmfs_whitelist_has_cert(&w, &crt, &fw) ||
 	    (rc = cvmfs_manifest_verify(m, *mbuf, c->cfg.fqrn, &crt, &fw)) < 0) {
 		WHY("manifest refused: %s", cvmfs_fmt_why_str(fw));
@@ -188,7 +199,8 @@ static int select_tag(struct cvmfs_client *c, const struct cvmfs_manifest *m, st
 		WHY("the repository has no history database (manifest H), so no tags");
 		return -ENOENT;
 	}
-	if ((rc = cvmfs_object_get(c, &m->history, CVMFS_SUFFIX_HISTORY, true, &fd)) < 0) {
+	if ((rc = cvmfs_object_get(c, &m->history, CVMFS_SUFFIX_HISTORY, true, CVMFS_SIZE_UNKNOWN,
+				   CVMFS_HISTORY_MAX, &fd)) < 0) {
 		WHY("cannot fetch the history database (%s)", strerror(-rc));
 		return rc;
 	}
@@ -205,7 +217,8 @@ static int select_tag(struct cvmfs_client *c, const struct cvmfs_manifest *m, st
 	return rc;
 }
 
-/* Breadcrumb: what the last successful open chose for this selector. */
+/* Breadcrumb: what the last successful open chose for this selector (for
+ * offline restarts). */
 static void crumb_name(struct cvmfs_client *c, char *buf, size_t len)
 {
 	snprintf(buf, len, "snapshot.%s", c->cfg.fqrn);
@@ -221,8 +234,10 @@ static void crumb_write(struct cvmfs_client *c, uint64_t ts)
 	cvmfs_cache_put_file(&c->cache, name, buf, n);
 }
 
-/* Returns 0 and fills root/tag/ts if the breadcrumb matches the selector. */
-static int crumb_read(struct cvmfs_client *c, struct cvmfs_hash *root, uint64_t *ts, bool any)
+/* Reads the breadcrumb: 0 and root, ts (and tag, if not NULL) if it
+ * matches the selector (any: whatever selector wrote it). */
+static int crumb_read(struct cvmfs_client *c, struct cvmfs_hash *root, uint64_t *ts, bool any,
+		      char *tag, size_t taglen)
 {
 	char name[CVMFS_FQRN_MAX + 16], buf[1024], *l[5], *p = buf;
 	ssize_t n;
@@ -244,8 +259,68 @@ static int crumb_read(struct cvmfs_client *c, struct cvmfs_hash *root, uint64_t 
 	*ts = strtoull(l[3], NULL, 10);
 	if (!any && strcmp(l[0], c->selector) != 0)
 		return -ENOENT;
-	snprintf(c->info.tag, sizeof(c->info.tag), "%s", l[4]);
+	if (tag)
+		snprintf(tag, taglen, "%s", l[4]);
 	return 0;
+}
+
+/* Replay protection: the newest (timestamp T, revision S) of a manifest
+ * ever verified for this repository, in <cache>/newest.<fqrn>. Only a
+ * verified manifest moves it, and only forward; pinned (root hash) and
+ * offline opens leave it alone. */
+static void newest_name(struct cvmfs_client *c, char *buf, size_t len)
+{
+	snprintf(buf, len, "newest.%s", c->cfg.fqrn);
+}
+
+static void newest_read(struct cvmfs_client *c, uint64_t *ts, uint64_t *rev)
+{
+	char name[CVMFS_FQRN_MAX + 16], buf[64];
+	unsigned long long t = 0, r = 0;
+	struct cvmfs_hash h;
+	uint64_t cts;
+	ssize_t n;
+
+	newest_name(c, name, sizeof(name));
+	n = cvmfs_cache_get_file(&c->cache, name, buf, sizeof(buf) - 1);
+	if (n > 0) {
+		buf[n] = 0;
+		if (sscanf(buf, "%llu %llu", &t, &r) != 2)
+			t = r = 0;
+	}
+	*ts = t;
+	*rev = r;
+	/* caches written before this file existed: the breadcrumb's T */
+	if (crumb_read(c, &h, &cts, true, NULL, 0) == 0 && cts > *ts) {
+		*ts = cts;
+		*rev = 0;
+	}
+}
+
+/* 1 if manifest (ts, rev) is older than the newest one seen (nts, nrev). */
+static int older(uint64_t ts, uint64_t rev, uint64_t nts, uint64_t nrev)
+{
+	if (ts && nts && ts != nts)
+		return ts < nts;
+	return rev < nrev;	/* same second, or a manifest without T */
+}
+
+static void newest_write(struct cvmfs_client *c, uint64_t ts, uint64_t rev)
+{
+	char name[CVMFS_FQRN_MAX + 16], buf[64];
+	uint64_t nts, nrev;
+	int n;
+
+	newest_read(c, &nts, &nrev);
+	if (!(ts > nts || (ts == nts && rev > nrev) || (!ts && rev > nrev)))
+		return;		/* not newer than what is stored */
+	n = snprintf(buf, sizeof(buf), "%llu %llu\n", (unsigned long long)ts,
+		     (unsigned long long)rev);
+	newest_name(c, name, sizeof(name));
+	if (cvmfs_cache_put_file(&c->cache, name, buf, n) < 0)
+		cvmfs_log(c, "cannot store the newest manifest seen (T=%llu, S=%llu): the next "
+			  "mount's replay check may be weaker", (unsigned long long)ts,
+			  (unsigned long long)rev);
 }
 
 static int load_keys(struct cvmfs_client *c, char *why, size_t whylen)
@@ -272,15 +347,22 @@ static int load_keys(struct cvmfs_client *c, char *why, size_t whylen)
 	return 0;
 }
 
-static int choose_root(struct cvmfs_client *c, struct cvmfs_hash *root, uint64_t *ts, char *why,
-		       size_t whylen)
+/* What choose_root verified (for the replay state) and knows of the root. */
+struct chosen {
+	bool verified;			/* a manifest was verified online */
+	uint64_t ts, rev;		/* its T and S */
+	uint64_t root_max;		/* bound of the root catalog (B), 0 = unknown */
+};
+
+static int choose_root(struct cvmfs_client *c, struct cvmfs_hash *root, struct chosen *ch,
+		       char *why, size_t whylen)
 {
 	struct cvmfs_manifest m;
 	unsigned char *mbuf = NULL;
-	uint64_t cts = 0;
-	struct cvmfs_hash ch;
+	uint64_t cts = 0, nts, nrev;
 	int rc = -EINVAL;	/* fetch.nhosts >= 1 (cvmfs_fetch_init) */
 
+	memset(ch, 0, sizeof(*ch));
 	if (c->cfg.root_hash) {
 		snprintf(c->selector, sizeof(c->selector), "root:%s", c->cfg.root_hash);
 		if (cvmfs_hash_parse(c->cfg.root_hash, strlen(c->cfg.root_hash), root) < 0) {
@@ -306,30 +388,39 @@ static int choose_root(struct cvmfs_client *c, struct cvmfs_hash *root, uint64_t
 			cvmfs_log(c, "%s; trying the next server", why);
 		}
 	}
-	if (rc == -ENETUNREACH || rc == -EIO || rc == -ENOENT) {
-		/* Network gone: serve the snapshot this selector chose last time. */
-		if (crumb_read(c, root, &cts, false) == 0) {
+	if (rc == -ENETUNREACH) {
+		/* Nobody answered at all: serve the snapshot this selector chose
+		 * last time. An HTTP error from a live server is no reason to:
+		 * that is an error (fetch_why). */
+		if (crumb_read(c, root, &cts, false, c->info.tag, sizeof(c->info.tag)) == 0) {
 			cvmfs_log(c, "offline: %s; using the cached snapshot", why);
 			c->info.offline = true;
-			*ts = cts;
 			return 0;
 		}
 		return rc;
 	}
 	if (rc < 0)
 		return rc;
-	/* spec §2: never go back to an older manifest than one seen before */
-	if (crumb_read(c, &ch, &cts, true) == 0 && m.timestamp && m.timestamp < cts) {
-		WHY("manifest is older (T=%llu) than one seen before (T=%llu): replayed?",
-		    (unsigned long long)m.timestamp, (unsigned long long)cts);
+	/* spec §2: never go back to an older manifest than one seen before,
+	 * whichever snapshot was mounted since */
+	newest_read(c, &nts, &nrev);
+	if (older(m.timestamp, m.revision, nts, nrev)) {
+		WHY("manifest is older (T=%llu, S=%llu) than one seen before (T=%llu, S=%llu): "
+		    "replayed?", (unsigned long long)m.timestamp, (unsigned long long)m.revision,
+		    (unsigned long long)nts, (unsigned long long)nrev);
 		free(mbuf);
 		return -EKEYREJECTED;
 	}
-	if (c->cfg.tag || c->cfg.date)
+	ch->verified = true;
+	ch->ts = m.timestamp;
+	ch->rev = m.revision;
+	if (c->cfg.tag || c->cfg.date) {
 		rc = select_tag(c, &m, root, why, whylen);
-	else
+	} else {
 		*root = m.root;
-	*ts = m.timestamp;
+		if ((m.have & CVMFS_MF_B) && m.root_size)
+			ch->root_max = m.root_size;
+	}
 	free(mbuf);
 	return rc;
 }
@@ -341,7 +432,8 @@ int cvmfs_client_open(const struct cvmfs_client_cfg *cfg, struct cvmfs_client **
 	struct cvmfs_client *c = calloc(1, sizeof(*c));
 	char dummy[8];
 	struct cvmfs_hash root;
-	uint64_t ts = 0;
+	struct chosen ch;
+	uint64_t nts, nrev;
 	int rc;
 
 	if (!why || !whylen) {
@@ -408,16 +500,22 @@ int cvmfs_client_open(const struct cvmfs_client_cfg *cfg, struct cvmfs_client **
 	if (cfg->https_wrap &&
 	    (rc = net_http_scheme_add(&c->fetch.http, "https", 443, cfg->https_wrap, cfg->https_ctx)) < 0)
 		goto out;
-	if ((rc = choose_root(c, &root, &ts, why, whylen)) < 0)
+	if ((rc = choose_root(c, &root, &ch, why, whylen)) < 0)
 		goto out;
-	if ((rc = cvmfs_catalog_load(c, &root, "", NULL, &c->root)) < 0) {
+	/* The manifest's signature is good and it is not a replay: it moves
+	 * the replay floor even if its root catalog fails to load next. */
+	if (ch.verified)
+		newest_write(c, ch.ts, ch.rev);
+	if ((rc = cvmfs_catalog_load(c, &root, "", NULL, ch.root_max, &c->root)) < 0) {
 		WHY("cannot load the root catalog (%s)", strerror(-rc));
 		goto out;
 	}
 	cvmfs_hash_fmt(&root, c->info.root_hash, sizeof(c->info.root_hash));
 	c->info.revision = c->root->repo_revision;
-	if (!c->info.offline)
-		crumb_write(c, ts);
+	if (!c->info.offline) {
+		newest_read(c, &nts, &nrev);
+		crumb_write(c, nts);
+	}
 	cvmfs_log(c, "%s: root catalog %s, revision %llu%s%s%s", cfg->fqrn, c->info.root_hash,
 		  (unsigned long long)c->info.revision, c->info.tag[0] ? ", tag " : "", c->info.tag,
 		  c->info.offline ? " (offline, from the cache)" : "");
@@ -441,6 +539,7 @@ int cvmfs_client_mount(struct cvmfs_client *c, const char *mountpoint)
 		.suid = c->cfg.flags & CVMFS_CLIENT_SUID,
 		.threads = c->cfg.fuse_threads ? c->cfg.fuse_threads : 8,
 		.timeout_s = c->cfg.kcache_timeout_s ? c->cfg.kcache_timeout_s : 3600,
+		.passthrough = !(c->cfg.flags & CVMFS_CLIENT_NO_PASSTHROUGH),
 	};
 	int rc = cvmfs_fuse_mount(&c->fuse, mountpoint, &fc, &cvmfs_ops, c);
 
@@ -458,7 +557,8 @@ int cvmfs_client_serve(struct cvmfs_client *c)
 {
 	int rc;
 
-	if (c->cfg.pin_file || c->cfg.pin_text || c->cfg.prefetch_file || c->cfg.prefetch_text) {
+	if (c->cfg.pin_file || c->cfg.pin_text || c->cfg.prefetch_file || c->cfg.prefetch_text ||
+	    c->cfg.bundle_file) {
 		pthread_attr_t attr;
 
 		/* musl's 128 KiB default is too small for SQLite (SQLITE_USE_ALLOCA). */
@@ -470,6 +570,16 @@ int cvmfs_client_serve(struct cvmfs_client *c)
 	}
 	rc = cvmfs_fuse_serve(&c->fuse);
 	c->stopping = 1;
+	{
+		struct cvmfs_fuse_stats st;
+
+		cvmfs_fuse_stats(&c->fuse, &st);
+		cvmfs_log(c, "unmounted: %llu file opens, %llu read by the kernel (passthrough), "
+			  "%llu reads by the daemon%s%s", (unsigned long long)st.opens,
+			  (unsigned long long)st.pt_opens, (unsigned long long)st.reads,
+			  st.pt_error ? "; passthrough off: " : "",
+			  st.pt_error ? strerror(-st.pt_error) : "");
+	}
 	if (c->bg_started) {
 		pthread_join(c->bg, NULL);
 		c->bg_started = false;

@@ -18,6 +18,7 @@
 #define CVMFS_CLIENT_SUID 2u		/* honour setuid bits and devices (the OS root) */
 #define CVMFS_CLIENT_ALLOW_OTHER 4u	/* everyone may use the mount */
 #define CVMFS_CLIENT_FOLLOW_REDIRECTS 8u
+#define CVMFS_CLIENT_NO_PASSTHROUGH 16u	/* the daemon serves every read, even where the kernel could */
 
 struct cvmfs_client_cfg {
 	const char *fqrn;		/* repository name, e.g. "cernvm-prod.cern.ch" */
@@ -46,6 +47,10 @@ struct cvmfs_client_cfg {
 	const char *prefetch_file;
 	const char *prefetch_text;
 	unsigned prefetch_conns;	/* 0 = 4 */
+	/* Bundles of the boot profile's objects: repository path of the index
+	 * that `cvmboot bundle` writes (e.g. "/.cvmboot_bundles"), fetched before
+	 * the prefetch; a repository without it just logs that. Or NULL. */
+	const char *bundle_file;
 	unsigned timeout_ms;		/* via proxy: connect + low-speed window; 0 = 5000 */
 	unsigned timeout_direct_ms;	/* direct; 0 = 10000 */
 	unsigned low_speed_bytes;	/* per window; 0 = 1024 */
@@ -94,9 +99,11 @@ struct cvmfs_client;
  * even after PID 1's switch_root: keep that file there (and current), or
  * give servers/proxies as IP addresses.
  * PID 1 sets cfg.flags = CVMFS_CLIENT_SUID | CVMFS_CLIENT_ALLOW_OTHER for the
- * OS root. Objects are cached decompressed under <cache>/<xx>/<rest> with
- * txn/ for downloads in progress, "pinned" (hashes never evicted) and
- * "snapshot.<fqrn>" (the last verified choice, used offline).
+ * OS root. Objects are cached decompressed under <cache>/<xx>/<rest> (those
+ * stored uncompressed in the repository under <xx>/<rest>.raw) with txn/ for
+ * downloads in progress, "pinned" (hashes never evicted), "snapshot.<fqrn>"
+ * (the last verified choice, used offline) and "newest.<fqrn>" (timestamp
+ * and revision of the newest manifest ever verified: the replay floor).
  * Sets SIGPIPE to ignored (a daemon). Blocks for the life of the mount.
  * Returns 0 after a clean unmount, or
  * -errno (also reported on ready_fd when the failure happened before 3).

@@ -11,6 +11,12 @@
 
 #include "cvmfs-lite/internal.h"
 
+/* Per-object deadline (issue 13): an object must arrive at FETCH_MIN_RATE
+ * on average (after two low-speed windows of grace), within FETCH_MAX_MS at
+ * most; FETCH_MAX_MS is also the bound of a body of unknown size. */
+#define FETCH_MIN_RATE (16 * 1024)
+#define FETCH_MAX_MS (10 * 60 * 1000)
+
 /* Result of one attempt, upstream's classes. */
 enum cls { OK, HOST, PROXY, TRANSFER, CORRUPT };
 
@@ -176,8 +182,11 @@ static int body_cb(void *arg, const void *buf, size_t len)
 	return rc;
 }
 
+/* *status: the HTTP status received (0: none); *answered: it came from the
+ * server (possibly relayed by a proxy), not from a proxy about its own
+ * trouble reaching it. */
 static enum cls attempt(struct cvmfs_fetch *f, const char *url, const char *proxy,
-			const struct cvmfs_sink *s, bool nocache, int *status)
+			const struct cvmfs_sink *s, bool nocache, int *status, bool *answered)
 {
 	static const char *const nc[] = { "Pragma: no-cache", "Cache-Control: no-cache", NULL };
 	static const char *const plain[] = { "Pragma:", NULL };
@@ -187,16 +196,21 @@ static enum cls attempt(struct cvmfs_fetch *f, const char *url, const char *prox
 	struct net_http_req req = {
 		.url = url, .proxy = direct ? NULL : proxy, .headers = nocache ? nc : plain,
 		.connect_timeout_ms = to, .low_speed_ms = to, .low_speed_bytes = f->low_speed_bytes,
+		.min_rate = FETCH_MIN_RATE, .max_ms = FETCH_MAX_MS, .size_hint = s->size_hint,
 		.max_redirects = f->follow_redirects ? 4 : 0, .body = body_cb, .body_arg = &a,
 	};
 	struct net_http_resp resp;
 	int rc;
 
 	*status = 0;
+	*answered = false;
 	if ((rc = s->reset(s->arg)) < 0)
 		return HOST;
 	rc = net_http_get(&f->http, &req, &resp);
 	*status = resp.status;
+	/* Answered: an HTTP status from the server (not a proxy's own error), or
+	 * bytes that are not HTTP (a hostile server still counts as reached). */
+	*answered = resp.status ? !resp.proxy_error : resp.answered;
 	if (rc < 0) {
 		if (a.sink_rc < 0) {
 			cvmfs_log(f->log, "fetch %s: refused while arriving (%s)", url, strerror(-a.sink_rc));
@@ -261,9 +275,10 @@ static enum cls try_host(struct cvmfs_fetch *f, size_t host, const char *rel,
 
 			for (unsigned r = 0;; r++) {
 				int status;
-				enum cls c = attempt(f, url, proxy, s, nocache, &status);
+				bool answered;
+				enum cls c = attempt(f, url, proxy, s, nocache, &status, &answered);
 
-				if (status)
+				if (answered)
 					*reached = true;
 				if (c == OK) {
 					uint64_t now = net_now_ms();
@@ -377,7 +392,7 @@ int cvmfs_fetch_mem(struct cvmfs_fetch *f, const char *rel, size_t max, unsigned
 		    size_t *len)
 {
 	struct memsink m = { .buf = malloc(max + 1), .max = max };
-	struct cvmfs_sink s = { mem_reset, mem_data, mem_finish, &m };
+	struct cvmfs_sink s = { mem_reset, mem_data, mem_finish, &m, max };
 	int rc;
 
 	if (!m.buf)

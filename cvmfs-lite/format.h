@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* cvmfs-lite/format.h: the CernVM-FS repository format shared by the client
  * and the publisher: hashes, object names, manifest, whitelist, certificate,
- * xattr blob and catalog constants (spec: ../shared/spec/cvmfs-format.md).
+ * xattr blob and catalog constants (spec: docs/cvmfs-format.md).
  *
  * Note for the client engineer (status, kept current by "pub"):
  *   READY: everything declared here: hash (hash.c, keccak.c), manifest,

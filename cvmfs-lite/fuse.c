@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -21,23 +22,84 @@
 #define MAX_PAGES 256				/* 1 MiB READs (FUSE_MAX_PAGES) */
 #define MAX_WRITE 4096				/* we never accept writes */
 
+/* FUSE passthrough (protocol 7.40, Linux 6.9): the kernel reads an open file
+ * from a backing file the server registered, without a READ round trip. The
+ * host's linux/fuse.h (Linux 6.1, protocol 7.38) predates it, so the values
+ * are the protocol's own. The replies keep their size: max_stack_depth is
+ * the word after fuse_init_out.flags2 (unused[0] in 7.38), backing_id is
+ * fuse_open_out's former padding. */
+#define PT_FLAG2 (1u << (37 - 32))	/* FUSE_PASSTHROUGH (bit 37: in flags2) */
+#define PT_FOPEN (1u << 7)		/* FOPEN_PASSTHROUGH */
+/* The FUSE mount's own stack depth: 1 leaves room for the overlay root on
+ * top (the kernel's limit is 2), and backing files on a plain file system. */
+#define PT_STACK_DEPTH 1u
+/* Marks the fh of an open in passthrough mode, so that only its RELEASE drops
+ * the inode's backing reference (ops' fh are pointers: bit 0 is free). */
+#define PT_FH 1ull
+struct pt_backing_map {
+	int32_t fd;
+	uint32_t flags;
+	uint64_t padding;
+};
+#define PT_IOC_BACKING_OPEN _IOW(229, 1, struct pt_backing_map)
+#define PT_IOC_BACKING_CLOSE _IOW(229, 2, uint32_t)
+#define PT_INIT_DEPTH_OFF (offsetof(struct fuse_init_out, flags2) + 4)
+#define PT_OPEN_ID_OFF (offsetof(struct fuse_open_out, open_flags) + 4)
+_Static_assert(sizeof(struct fuse_init_out) == 64 && PT_INIT_DEPTH_OFF == 36, "fuse_init_out");
+_Static_assert(sizeof(struct fuse_open_out) == 16 && PT_OPEN_ID_OFF == 12, "fuse_open_out");
+#ifdef FOPEN_PASSTHROUGH
+_Static_assert(FOPEN_PASSTHROUGH == PT_FOPEN && (FUSE_PASSTHROUGH >> 32) == PT_FLAG2 &&
+	       FUSE_DEV_IOC_BACKING_OPEN == PT_IOC_BACKING_OPEN, "passthrough UAPI");
+#endif
+
 struct worker {
 	struct cvmfs_fuse *f;
+	unsigned idx;		/* slot in f->busy */
 	char *req;
 	char *data;		/* reply payload: READ data, dir listings, xattrs */
 	size_t data_len;
 };
 
-static int reply(struct cvmfs_fuse *f, uint64_t unique, int err, const void *p, size_t n,
-		 const void *p2, size_t n2)
+/* Writes one reply. Returns 0, 1 if the kernel no longer wanted it (the
+ * request was interrupted and is gone), or -errno. */
+static int reply_raw(struct cvmfs_fuse *f, uint64_t unique, int err, const void *p, size_t n,
+		     const void *p2, size_t n2)
 {
 	struct fuse_out_header h = { .len = sizeof(h) + (err ? 0 : n + n2), .error = err,
 				     .unique = unique };
 	struct iovec iov[3] = { { &h, sizeof(h) }, { (void *)p, n }, { (void *)p2, n2 } };
 	ssize_t w = writev(f->fd, iov, err ? 1 : (n2 ? 3 : 2));
 
-	/* ENOENT: the request was interrupted and is gone; nothing to do. */
-	return w < 0 && errno != ENOENT ? -errno : 0;
+	if (w < 0)
+		return errno == ENOENT ? 1 : -errno;
+	return 0;
+}
+
+/* Marks the request answered; false if an INTERRUPT already answered it. */
+static bool claim(struct cvmfs_fuse *f, uint64_t unique)
+{
+	bool ok = true;
+
+	pthread_mutex_lock(&f->lock);
+	for (unsigned i = 0; i < CVMFS_FUSE_THREADS_MAX; i++)
+		if (f->busy[i].unique == unique) {
+			ok = !f->busy[i].answered;
+			f->busy[i].answered = true;
+			break;
+		}
+	pthread_mutex_unlock(&f->lock);
+	return ok;
+}
+
+/* Replies to a request, unless it was already answered -EINTR (then 1, as
+ * when the kernel has dropped it: the caller undoes what the reply would
+ * have handed over, e.g. an open file). */
+static int reply(struct cvmfs_fuse *f, uint64_t unique, int err, const void *p, size_t n,
+		 const void *p2, size_t n2)
+{
+	if (!claim(f, unique))
+		return 1;
+	return reply_raw(f, unique, err, p, n, p2, n2);
 }
 
 static int reply_err(struct cvmfs_fuse *f, uint64_t unique, int rc)
@@ -84,6 +146,7 @@ static int do_init(struct worker *w, const struct fuse_in_header *in, const void
 	uint32_t want = FUSE_ASYNC_READ | FUSE_PARALLEL_DIROPS | FUSE_DO_READDIRPLUS |
 			FUSE_READDIRPLUS_AUTO | FUSE_MAX_PAGES | FUSE_CACHE_SYMLINKS |
 			FUSE_BIG_WRITES | FUSE_ATOMIC_O_TRUNC;
+	uint32_t depth = PT_STACK_DEPTH;
 
 	if (ii->major != FUSE_KERNEL_VERSION) {
 		/* Protocol 7 only; answering with our major makes the kernel retry or fail. */
@@ -102,6 +165,14 @@ static int do_init(struct worker *w, const struct fuse_in_header *in, const void
 	o.time_gran = 1;
 	o.max_pages = MAX_PAGES;
 	f->max_read = (o.flags & FUSE_MAX_PAGES) ? MAX_PAGES * 4096 : 32 * 4096;
+	/* Passthrough when asked for and offered (flags2 is there with INIT_EXT). */
+	if (f->cfg.passthrough && f->proto_minor >= 23 && (ii->flags & FUSE_INIT_EXT) &&
+	    (ii->flags2 & PT_FLAG2)) {
+		o.flags |= FUSE_INIT_EXT;
+		o.flags2 = PT_FLAG2;
+		memcpy((char *)&o + PT_INIT_DEPTH_OFF, &depth, sizeof(depth));
+		f->passthrough = true;
+	}
 	return reply(f, in->unique, 0, &o, f->proto_minor < 23 ? FUSE_COMPAT_22_INIT_OUT_SIZE :
 		     sizeof(o), NULL, 0);
 }
@@ -123,8 +194,11 @@ static int do_lookup(struct worker *w, const struct fuse_in_header *in, const ch
 	if (rc < 0)
 		return reply_err(f, in->unique, rc);
 	entry_fill(f, &o, &e);
-	return reply(f, in->unique, 0, &o, f->proto_minor < 9 ? FUSE_COMPAT_ENTRY_OUT_SIZE :
-		     sizeof(o), NULL, 0);
+	rc = reply(f, in->unique, 0, &o, f->proto_minor < 9 ? FUSE_COMPAT_ENTRY_OUT_SIZE :
+		   sizeof(o), NULL, 0);
+	if (rc == 1 && e.ino)
+		f->ops->forget(f->ctx, e.ino, 1);	/* the kernel never took the reference */
+	return rc;
 }
 
 static int do_getattr(struct worker *w, const struct fuse_in_header *in)
@@ -151,12 +225,74 @@ static int do_readlink(struct worker *w, const struct fuse_in_header *in)
 	return reply(f, in->unique, 0, w->data, n, NULL, 0);
 }
 
+static struct cvmfs_fuse_backing **pt_slot(struct cvmfs_fuse *f, uint64_t ino)
+{
+	struct cvmfs_fuse_backing **p = &f->pt[(ino * 0x9e3779b97f4a7c15ull >> 40) %
+					      CVMFS_FUSE_PT_BUCKETS];
+
+	while (*p && (*p)->ino != ino)
+		p = &(*p)->next;
+	return p;
+}
+
+/* Backing id for one more open of ino: the one its open files already use
+ * (the kernel wants one backing file per inode, and every open of an inode
+ * in passthrough mode to use it), else a new one for fd. 0: none, the
+ * server reads. The first failure turns passthrough off for the mount (it
+ * would fail the same way again: no privilege, a stacked cache fs). */
+static int32_t pt_open(struct cvmfs_fuse *f, uint64_t ino, int fd)
+{
+	struct cvmfs_fuse_backing **p, *b;
+	struct pt_backing_map m = { .fd = fd };
+	int32_t id = 0;
+	int r;
+
+	pthread_mutex_lock(&f->lock);
+	p = pt_slot(f, ino);
+	if (*p) {
+		(*p)->nopen++;
+		id = (*p)->id;
+	} else if (fd >= 0 && f->passthrough) {
+		r = ioctl(f->fd, PT_IOC_BACKING_OPEN, &m);
+		if (r > 0 && (b = calloc(1, sizeof(*b)))) {
+			b->ino = ino;
+			b->id = id = r;
+			b->nopen = 1;
+			*p = b;
+		} else {
+			if (r > 0)
+				ioctl(f->fd, PT_IOC_BACKING_CLOSE, &(uint32_t){ (uint32_t)r });
+			f->pt_error = r > 0 ? -ENOMEM : -errno;
+			f->passthrough = false;
+		}
+	}
+	pthread_mutex_unlock(&f->lock);
+	return id;
+}
+
+/* One open of ino in passthrough mode ended (or its reply was lost). */
+static void pt_release(struct cvmfs_fuse *f, uint64_t ino)
+{
+	struct cvmfs_fuse_backing **p, *b;
+
+	pthread_mutex_lock(&f->lock);
+	p = pt_slot(f, ino);
+	b = *p;
+	if (b && --b->nopen == 0) {
+		ioctl(f->fd, PT_IOC_BACKING_CLOSE, &(uint32_t){ (uint32_t)b->id });
+		*p = b->next;
+		free(b);
+	}
+	pthread_mutex_unlock(&f->lock);
+}
+
 static int do_open(struct worker *w, const struct fuse_in_header *in, const void *arg, bool dir)
 {
 	const struct fuse_open_in *oi = arg;
 	struct cvmfs_fuse *f = w->f;
 	struct fuse_open_out o = { 0 };
 	uint64_t fh = 0;
+	int32_t id = 0;
 	int rc;
 
 	if (!dir && (oi->flags & O_ACCMODE) != O_RDONLY)
@@ -167,7 +303,26 @@ static int do_open(struct worker *w, const struct fuse_in_header *in, const void
 	o.fh = fh;
 	/* Content of a snapshot never changes: keep the page cache across opens. */
 	o.open_flags = FOPEN_KEEP_CACHE | (dir ? FOPEN_CACHE_DIR : 0);
-	return reply(f, in->unique, 0, &o, sizeof(o), NULL, 0);
+	if (!dir) {
+		__atomic_add_fetch(&f->nopens, 1, __ATOMIC_RELAXED);
+		if (f->ops->backing_fd)
+			id = pt_open(f, in->nodeid, f->ops->backing_fd(f->ctx, in->nodeid, fh));
+	}
+	if (id > 0) {
+		/* The kernel takes no other flags with it (FOPEN_PASSTHROUGH_MASK:
+		 * direct I/O and no-flush); the page cache is the backing file's. */
+		o.open_flags = PT_FOPEN;
+		o.fh = fh | PT_FH;
+		memcpy((char *)&o + PT_OPEN_ID_OFF, &id, sizeof(id));
+		__atomic_add_fetch(&f->npt_opens, 1, __ATOMIC_RELAXED);
+	}
+	rc = reply(f, in->unique, 0, &o, sizeof(o), NULL, 0);
+	if (rc == 1) {	/* the opener was killed meanwhile: nobody will RELEASE fh */
+		if (id > 0)
+			pt_release(f, in->nodeid);
+		(dir ? f->ops->releasedir : f->ops->release)(f->ctx, in->nodeid, fh);
+	}
+	return rc;
 }
 
 static int do_read(struct worker *w, const struct fuse_in_header *in, const void *arg)
@@ -175,8 +330,9 @@ static int do_read(struct worker *w, const struct fuse_in_header *in, const void
 	const struct fuse_read_in *ri = arg;
 	struct cvmfs_fuse *f = w->f;
 	size_t len = ri->size < w->data_len ? ri->size : w->data_len;
-	ssize_t n = f->ops->read(f->ctx, in->nodeid, ri->fh, w->data, len, ri->offset);
+	ssize_t n = f->ops->read(f->ctx, in->nodeid, ri->fh & ~PT_FH, w->data, len, ri->offset);
 
+	__atomic_add_fetch(&f->nreads, 1, __ATOMIC_RELAXED);
 	if (n < 0)
 		return reply_err(f, in->unique, (int)n);
 	return reply(f, in->unique, 0, w->data, n, NULL, 0);
@@ -271,6 +427,75 @@ static int do_statfs(struct worker *w, const struct fuse_in_header *in)
 		     NULL, 0);
 }
 
+/* Whether thread tid has a fatal signal pending: the kernel adds SIGKILL to
+ * the pending set of every thread of a group that is being killed (also
+ * for the default action of SIGTERM etc.). When /proc cannot tell (no
+ * /proc, another pid namespace), the interrupt is honoured. */
+static bool is_dying(uint32_t tid)
+{
+	char path[48], buf[2048];
+	const char *k[] = { "\nSigPnd:", "\nShdPnd:" };
+	ssize_t n;
+	int fd;
+
+	if (tid == 0)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%u/status", (unsigned)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;	/* gone already, or no /proc */
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = 0;
+	for (size_t i = 0; i < 2; i++) {
+		const char *p = strstr(buf, k[i]);
+
+		if (p && (strtoull(p + strlen(k[i]), NULL, 16) & (1ull << (SIGKILL - 1))))
+			return true;
+	}
+	return false;
+}
+
+/* FUSE_INTERRUPT: a reader blocked in a request got a signal. If it is
+ * being killed, its request is answered -EINTR now (the kernel waits for
+ * that answer in D state, so a download must not hold it) and the worker's
+ * later reply is dropped; the download itself runs on, bounded by its
+ * deadlines, and what it fetched stays valid for later readers. Other
+ * signals let the request finish: an EINTR there would reach programs as a
+ * failed read() of a regular file. An INTERRUPT for a request no worker has
+ * registered yet is answered -EAGAIN, which makes the kernel send it again. */
+static int do_interrupt(struct worker *w, const struct fuse_in_header *in, const void *arg)
+{
+	uint64_t target = ((const struct fuse_interrupt_in *)arg)->unique;
+	struct cvmfs_fuse *f = w->f;
+	uint32_t pid = 0;
+	bool found = false, take = false;
+
+	pthread_mutex_lock(&f->lock);
+	for (unsigned i = 0; i < CVMFS_FUSE_THREADS_MAX; i++)
+		if (target && f->busy[i].unique == target) {
+			found = !f->busy[i].answered;
+			pid = f->busy[i].pid;
+			break;
+		}
+	pthread_mutex_unlock(&f->lock);
+	if (!found)
+		return reply_raw(f, in->unique, -EAGAIN, NULL, 0, NULL, 0);
+	if (!is_dying(pid))
+		return 0;
+	pthread_mutex_lock(&f->lock);
+	for (unsigned i = 0; i < CVMFS_FUSE_THREADS_MAX; i++)
+		if (f->busy[i].unique == target) {
+			take = !f->busy[i].answered;
+			f->busy[i].answered = true;
+			break;
+		}
+	pthread_mutex_unlock(&f->lock);
+	return take ? reply_raw(f, target, -EINTR, NULL, 0, NULL, 0) : 0;
+}
+
 static void do_destroy(struct cvmfs_fuse *f)
 {
 	pthread_mutex_lock(&f->lock);
@@ -319,9 +544,14 @@ static int dispatch(struct worker *w, size_t n)
 		return do_readdir(w, in, arg, false);
 	case FUSE_READDIRPLUS:
 		return do_readdir(w, in, arg, true);
-	case FUSE_RELEASE:
-		f->ops->release(f->ctx, in->nodeid, ((const struct fuse_release_in *)arg)->fh);
+	case FUSE_RELEASE: {
+		uint64_t fh = ((const struct fuse_release_in *)arg)->fh;
+
+		if (fh & PT_FH)
+			pt_release(f, in->nodeid);
+		f->ops->release(f->ctx, in->nodeid, fh & ~PT_FH);
 		return reply_err(f, in->unique, 0);
+	}
 	case FUSE_RELEASEDIR:
 		f->ops->releasedir(f->ctx, in->nodeid, ((const struct fuse_release_in *)arg)->fh);
 		return reply_err(f, in->unique, 0);
@@ -335,9 +565,7 @@ static int dispatch(struct worker *w, size_t n)
 		return reply_err(f, in->unique,
 				 (((const struct fuse_access_in *)arg)->mask & W_OK) ? -EROFS : 0);
 	case FUSE_INTERRUPT:
-		/* Requests run to completion (downloads have their own deadlines);
-		 * the kernel accepts a late normal reply to an interrupted one. */
-		return 0;
+		return do_interrupt(w, in, arg);
 	case FUSE_FLUSH:
 	case FUSE_FSYNC:
 	case FUSE_FSYNCDIR:
@@ -357,6 +585,21 @@ static int dispatch(struct worker *w, size_t n)
 	default:
 		return reply_err(f, in->unique, -ENOSYS);
 	}
+}
+
+/* Registers the request in w->req (n bytes; 0: none) as this worker's. */
+static void busy_set(struct worker *w, size_t n)
+{
+	const struct fuse_in_header *in = (const void *)w->req;
+	struct cvmfs_fuse *f = w->f;
+	bool replied = n >= sizeof(*in) && in->opcode != FUSE_INTERRUPT &&
+		       in->opcode != FUSE_FORGET && in->opcode != FUSE_BATCH_FORGET;
+
+	pthread_mutex_lock(&f->lock);
+	f->busy[w->idx].unique = replied ? in->unique : 0;
+	f->busy[w->idx].pid = replied ? in->pid : 0;
+	f->busy[w->idx].answered = false;
+	pthread_mutex_unlock(&f->lock);
 }
 
 static void *worker_main(void *arg)
@@ -379,7 +622,9 @@ static void *worker_main(void *arg)
 		if (n == 0)
 			break;		/* not /dev/fuse (a test's socket) closed */
 		memset(w->req + n, 0, REQ_PAD);
+		busy_set(w, (size_t)n);
 		dispatch(w, (size_t)n);
+		busy_set(w, 0);
 	}
 	f->stop = 1;
 	return (void *)rc;
@@ -439,6 +684,7 @@ int cvmfs_fuse_serve(struct cvmfs_fuse *f)
 	pthread_attr_setstacksize(&attr, 512 * 1024);
 	for (i = 0; i < f->cfg.threads; i++) {
 		ws[i].f = f;
+		ws[i].idx = i;
 		ws[i].data_len = MAX_PAGES * 4096;
 		ws[i].req = malloc(REQ_BUF + REQ_PAD);
 		ws[i].data = malloc(ws[i].data_len);
@@ -478,6 +724,27 @@ void cvmfs_fuse_close(struct cvmfs_fuse *f)
 	if (f->fd >= 0)
 		close(f->fd);
 	f->fd = -1;
+	pthread_mutex_lock(&f->lock);
+	for (size_t i = 0; i < CVMFS_FUSE_PT_BUCKETS; i++)
+		while (f->pt[i]) {
+			struct cvmfs_fuse_backing *b = f->pt[i];
+
+			f->pt[i] = b->next;
+			free(b);
+		}
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* see fuse.h */
+void cvmfs_fuse_stats(struct cvmfs_fuse *f, struct cvmfs_fuse_stats *st)
+{
+	pthread_mutex_lock(&f->lock);
+	st->passthrough = f->passthrough;
+	st->pt_error = f->pt_error;
+	pthread_mutex_unlock(&f->lock);
+	st->opens = __atomic_load_n(&f->nopens, __ATOMIC_RELAXED);
+	st->pt_opens = __atomic_load_n(&f->npt_opens, __ATOMIC_RELAXED);
+	st->reads = __atomic_load_n(&f->nreads, __ATOMIC_RELAXED);
 }
 
 /* see fuse.h */

@@ -14,6 +14,7 @@
 
 #define CVMFS_FUSE_THREADS_MAX 32
 #define CVMFS_FUSE_ROOT_INO 1
+#define CVMFS_FUSE_PT_BUCKETS 256	/* hash buckets of inodes open in passthrough */
 
 struct cvmfs_fuse_entry {
 	uint64_t ino;			/* 0: negative entry (name does not exist) */
@@ -59,6 +60,29 @@ struct cvmfs_fuse_ops {
 	ssize_t (*listxattr)(void *ctx, uint64_t ino, char *buf, size_t len);
 	/* The file system is going away (DESTROY or unmount). May be NULL. */
 	void (*destroy)(void *ctx);
+	/* FUSE passthrough: an fd (owned by fh, valid until release) of a file
+	 * on a plain local file system holding ino's whole, verified content,
+	 * for the kernel to read instead of asking the server; or -1 (no such
+	 * file: the reads come to read). Called right after a successful open.
+	 * NULL: never. */
+	int (*backing_fd)(void *ctx, uint64_t ino, uint64_t fh);
+};
+
+/* Inode whose opens the kernel serves from a backing file (passthrough). */
+struct cvmfs_fuse_backing {
+	struct cvmfs_fuse_backing *next;
+	uint64_t ino;
+	int32_t id;			/* from FUSE_DEV_IOC_BACKING_OPEN */
+	uint32_t nopen;			/* opens replied with it, not yet released */
+};
+
+/* Counters, read with cvmfs_fuse_stats. */
+struct cvmfs_fuse_stats {
+	bool passthrough;		/* the kernel offered it, we asked, no failure yet */
+	int pt_error;			/* first FUSE_DEV_IOC_BACKING_OPEN -errno (then off) */
+	uint64_t opens;			/* regular files opened */
+	uint64_t pt_opens;		/* ... of which the kernel reads itself */
+	uint64_t reads;			/* READ requests the server answered */
 };
 
 struct cvmfs_fuse_cfg {
@@ -68,6 +92,7 @@ struct cvmfs_fuse_cfg {
 	bool suid;			/* honour setuid bits and device files (OS root) */
 	unsigned threads;		/* worker threads, 1..CVMFS_FUSE_THREADS_MAX */
 	unsigned timeout_s;		/* entry/attr/negative cache time in the kernel */
+	bool passthrough;		/* ask for FUSE passthrough (Linux >= 6.9) at INIT */
 };
 
 struct cvmfs_fuse {
@@ -82,6 +107,19 @@ struct cvmfs_fuse {
 	volatile int stop;
 	pthread_mutex_t lock;
 	int destroyed;
+	/* The request each worker is serving (guarded by lock), so that an
+	 * INTERRUPT for a reader being killed is answered -EINTR at once and
+	 * the worker's own late reply is dropped. unique 0: idle. */
+	struct {
+		uint64_t unique;
+		uint32_t pid;		/* the requesting thread (fuse_in_header.pid) */
+		bool answered;
+	} busy[CVMFS_FUSE_THREADS_MAX];
+	/* passthrough: on from INIT until a backing open fails; pt guarded by lock */
+	volatile bool passthrough;
+	int pt_error;
+	struct cvmfs_fuse_backing *pt[CVMFS_FUSE_PT_BUCKETS];
+	uint64_t nopens, npt_opens, nreads;	/* relaxed atomics */
 };
 
 /* Opens /dev/fuse and mounts it read-only on mountpoint (an existing
@@ -100,8 +138,12 @@ int cvmfs_fuse_serve(struct cvmfs_fuse *f);
  * must still be unmounted to wake idle readers). Async-signal-safe. */
 void cvmfs_fuse_stop(struct cvmfs_fuse *f);
 
-/* Closes /dev/fuse (aborting the connection if still mounted). */
+/* Closes /dev/fuse (aborting the connection if still mounted; the kernel
+ * then drops every backing file). */
 void cvmfs_fuse_close(struct cvmfs_fuse *f);
+
+/* Copies the counters (any thread, any time). */
+void cvmfs_fuse_stats(struct cvmfs_fuse *f, struct cvmfs_fuse_stats *st);
 
 /* Unmounts mountpoint: umount2, then a lazy detach if it is busy. */
 int cvmfs_fuse_unmount(const char *mountpoint);

@@ -28,6 +28,7 @@ void cvmfs_log(const struct cvmfs_client *c, const char *fmt, ...)
 struct cvmfs_cache_ent {
 	struct cvmfs_cache_ent *next;	/* hash chain */
 	struct cvmfs_hash h;
+	bool raw;			/* stored uncompressed: named <xx>/<rest>.raw */
 	uint64_t size;			/* bytes on disk */
 	uint64_t seq;			/* LRU clock of the last use */
 	unsigned pins;			/* > 0: never evicted (saved in <cache>/pinned) */
@@ -41,6 +42,7 @@ struct cvmfs_cache_ent {
 struct cvmfs_cache_pending {
 	struct cvmfs_cache_pending *next;
 	struct cvmfs_hash h;
+	bool raw;
 	char name[32];
 	uint64_t gen;			/* sync generation that covers it, 0 = none yet */
 };
@@ -62,7 +64,17 @@ struct cvmfs_cache {
 	bool syncer_running, syncer_stop;
 	uint64_t sync_gen;
 	uint64_t nsyncs;
+	uint64_t nrejected;		/* cache files refused on open (not regular, wrong size) */
 };
+
+/* An object's cache name is its hash plus how it was stored: a compressed
+ * object (named by the hash of its zlib stream) is kept inflated under
+ * <xx>/<rest>, an uncompressed one (raw: named by the hash of its bytes)
+ * under <xx>/<rest>.raw. The two can never stand for each other, even when
+ * an uncompressed object's bytes happen to be a zlib stream. */
+#define CVMFS_CACHE_RAW_EXT ".raw"
+/* Size argument of cvmfs_cache_open when the verified chain names none. */
+#define CVMFS_SIZE_UNKNOWN UINT64_MAX
 
 /* Opens (creating) the layout under dirfd (which the cache now owns):
  * 00..ff/, txn/ (emptied: leftovers of a crash). Scans objects into the
@@ -71,9 +83,14 @@ int cvmfs_cache_init(struct cvmfs_cache *k, int dirfd, uint64_t limit);
 void cvmfs_cache_fini(struct cvmfs_cache *k);
 /* Makes every pending object durable and renames it into place now. */
 void cvmfs_cache_flush(struct cvmfs_cache *k);
-/* Opens a cached object read-only (O_CLOEXEC) and marks it used. Returns
- * the fd, or -ENOENT. */
-int cvmfs_cache_open(struct cvmfs_cache *k, const struct cvmfs_hash *h);
+/* Opens a cached object read-only (O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK) and
+ * marks it used. It must be a regular file and, unless size is
+ * CVMFS_SIZE_UNKNOWN, exactly size bytes long: anything else (a planted
+ * symlink or fifo, a truncated or grown file) is unlinked and counted in
+ * nrejected. Returns the fd, -ENOENT (not cached), -ESTALE (a bad file
+ * was there and is gone now: fetch again), or openat's -errno (e.g. -EMFILE;
+ * nothing is removed then). */
+int cvmfs_cache_open(struct cvmfs_cache *k, const struct cvmfs_hash *h, bool raw, uint64_t size);
 /* A download in progress: a file under txn/. */
 struct cvmfs_txn {
 	int fd;
@@ -85,13 +102,14 @@ int cvmfs_cache_txn_begin(struct cvmfs_cache *k, struct cvmfs_txn *t);
  * one syncfs and only then renames them into place, so after a crash an
  * object under its final name is always complete. Returns a read-only fd
  * of the object (the txn is consumed either way), -errno. */
-int cvmfs_cache_txn_commit(struct cvmfs_cache *k, struct cvmfs_txn *t, const struct cvmfs_hash *h);
+int cvmfs_cache_txn_commit(struct cvmfs_cache *k, struct cvmfs_txn *t, const struct cvmfs_hash *h,
+			   bool raw);
 void cvmfs_cache_txn_abort(struct cvmfs_cache *k, struct cvmfs_txn *t);
 /* Pins (delta +1) or unpins (-1) an object; pins survive restarts only
  * through cvmfs_cache_pins_save. */
-void cvmfs_cache_pin(struct cvmfs_cache *k, const struct cvmfs_hash *h, int delta);
+void cvmfs_cache_pin(struct cvmfs_cache *k, const struct cvmfs_hash *h, bool raw, int delta);
 /* Holds an object (delta +1/-1) against eviction for this run only. */
-void cvmfs_cache_hold(struct cvmfs_cache *k, const struct cvmfs_hash *h, int delta);
+void cvmfs_cache_hold(struct cvmfs_cache *k, const struct cvmfs_hash *h, bool raw, int delta);
 /* Writes the list of pinned hashes to <cache>/pinned (txn + rename). */
 int cvmfs_cache_pins_save(struct cvmfs_cache *k);
 /* Re-pins the hashes of <cache>/pinned. */
@@ -132,6 +150,9 @@ struct cvmfs_sink {
 	int (*data)(void *arg, const void *buf, size_t len);
 	int (*finish)(void *arg);
 	void *arg;
+	/* Expected size (e.g. the catalog's), 0 = unknown: the per-object
+	 * deadline derives from it, so a lying Content-Length cannot extend it. */
+	uint64_t size_hint;
 };
 
 /* Parses hosts (';'-separated, @fqrn@ and @org@ replaced) and proxies
@@ -140,8 +161,10 @@ int cvmfs_fetch_init(struct cvmfs_fetch *f, const char *hosts, const char *proxi
 		     const char *fqrn, const struct cvmfs_client *log);
 void cvmfs_fetch_fini(struct cvmfs_fetch *f);
 /* GETs <host>/<rel> with server/proxy failover, retries and backoff.
- * Returns 0, -ENOENT (every host answered 404), -EIO (all sources failed),
- * -ENETUNREACH (nothing could be reached at all). */
+ * Returns 0, -ENOENT (every host answered 404), -EIO (all sources failed,
+ * a server answered), -ENETUNREACH (no server answered: nothing could be
+ * reached, or only proxies answered about their own errors). Only the
+ * last lets a client fall back to its cached snapshot (offline). */
 int cvmfs_fetch_run(struct cvmfs_fetch *f, const char *rel, const struct cvmfs_sink *s);
 /* Fetches a small file (manifest, whitelist) into a malloc'd buffer. */
 int cvmfs_fetch_mem(struct cvmfs_fetch *f, const char *rel, size_t max, unsigned char **out,
@@ -209,6 +232,9 @@ int cvmfs_catalog_chunks(struct cvmfs_catalog *cat, const char *path, enum cvmfs
 			 struct cvmfs_chunk **out, size_t *n);
 /* Nested catalog registered at exactly mountpoint path. */
 int cvmfs_catalog_nested(struct cvmfs_catalog *cat, const char *path, struct cvmfs_hash *h);
+/* The same, with the child's (uncompressed) size from the row, 0 = none. */
+int cvmfs_catalog_nested_size(struct cvmfs_catalog *cat, const char *path, struct cvmfs_hash *h,
+			      uint64_t *size);
 /* Frees d->xattr. */
 void cvmfs_dirent_fini(struct cvmfs_dirent *d);
 /* Opens an SQLite file read-only via fd ("cvmfs-fd" VFS). */
@@ -264,6 +290,10 @@ struct cvmfs_client {
 	pthread_mutex_t fly_lock;
 	pthread_cond_t fly_cond;
 	struct cvmfs_inflight *fly;
+	/* Every object download goes through this (unit tests put their own
+	 * server here); NULL = cvmfs_fetch_run(&fetch, ...). */
+	int (*fetch_fn)(void *arg, const char *rel, const struct cvmfs_sink *s);
+	void *fetch_arg;
 	/* mount */
 	struct cvmfs_fuse fuse;
 	bool mounted;
@@ -274,19 +304,44 @@ struct cvmfs_client {
 	uint64_t nopen, nread_bytes;
 };
 
-/* Fetches (or finds in the cache) the object h with suffix, checks its hash
- * over the transferred bytes, inflates it when compressed and returns a
- * read-only fd of the cached, decompressed file. -errno otherwise (-EIO when
- * every source failed or sent bad data). */
+/* Bounds of objects whose size the verified chain does not give. */
+#define CVMFS_CERT_MAX (64u << 10)		/* certificate, inflated */
+#define CVMFS_CATALOG_MAX (1ull << 30)		/* catalog without a known size */
+#define CVMFS_HISTORY_MAX (64ull << 20)		/* history database */
+
+/* Fetches (or finds in the cache) the object h with suffix and returns a
+ * read-only fd of the cached, decompressed file. Verify, then commit: the
+ * bytes are hashed as they arrive and inflated (when compressed) into a
+ * private transaction file; only a copy whose transferred bytes hash to h
+ * and that inflates to exactly size bytes (the catalog's size; or to at
+ * most max when size is CVMFS_SIZE_UNKNOWN) is committed to the cache, any
+ * other is dropped and the next source is tried. A cached copy is used only
+ * if it is a regular file of that size (cvmfs_cache_open), else fetched
+ * again. -errno otherwise (-EIO when every source failed or sent bad data,
+ * -ENETUNREACH when none answered). */
 int cvmfs_object_get(struct cvmfs_client *c, const struct cvmfs_hash *h, char suffix,
-		     bool compressed, int *fd);
+		     bool compressed, uint64_t size, uint64_t max, int *fd);
+/* The same into memory, never through the cache (for what must be checked
+ * further before it may be kept, e.g. the certificate): *out is malloc'd,
+ * NUL-terminated, at most max bytes after inflating. 0 or -errno. */
+int cvmfs_object_mem(struct cvmfs_client *c, const struct cvmfs_hash *h, char suffix,
+		     bool compressed, size_t max, unsigned char **out, size_t *len);
+/* Verifies bytes of object h that arrived some other way (a bundle) as a
+ * download is verified (hash over the stored bytes, bounded inflate when
+ * compressed) and commits them to the cache under the name of that form
+ * (raw or inflated). 0 (also when already cached or being fetched now),
+ * -EBADMSG when they are not the object, -errno. */
+int cvmfs_object_put(struct cvmfs_client *c, const struct cvmfs_hash *h, bool compressed,
+		     const void *buf, size_t len);
 /* The catalog mounted at exactly path (a nested mountpoint listed in
  * parent), loading it on first use. */
 int cvmfs_nested_get(struct cvmfs_client *c, struct cvmfs_catalog *parent, const char *path,
 		     struct cvmfs_catalog **out);
-/* Loads a catalog object into a new catalog registered with c. */
+/* Loads a catalog object into a new catalog registered with c. max: its
+ * size bound (manifest B for the root catalog, the parent's nested_catalogs
+ * size for a nested one), 0 = CVMFS_CATALOG_MAX. */
 int cvmfs_catalog_load(struct cvmfs_client *c, const struct cvmfs_hash *h, const char *path,
-		       struct cvmfs_catalog *parent, struct cvmfs_catalog **out);
+		       struct cvmfs_catalog *parent, uint64_t max, struct cvmfs_catalog **out);
 /* Resolves a repository path without the kernel (following symlinks when
  * follow), for pinning and prefetch. Fills *d and *cat. */
 int cvmfs_resolve(struct cvmfs_client *c, const char *path, bool follow, struct cvmfs_dirent *d,
@@ -298,13 +353,20 @@ int cvmfs_ino_row(struct cvmfs_client *c, uint64_t ino, struct cvmfs_dirent *d,
 		  struct cvmfs_catalog **cat, char *path);
 /* FUSE getxattr/listxattr (xattr-ops.c): stored attributes and the magic
  * user.root_hash, user.revision, user.fqrn, user.host, user.proxy,
- * user.tag, user.pubkeys, user.hash, user.chunk_list, user.rawlink. Only
+ * user.tag, user.pubkeys, user.hash, user.chunk_list, user.rawlink,
+ * user.fuse_stats (passthrough and read counters, cvmfs_fuse_stats). Only
  * stored names are listed. */
 ssize_t cvmfs_op_getxattr(void *ctx, uint64_t ino, const char *name, void *buf, size_t len);
 ssize_t cvmfs_op_listxattr(void *ctx, uint64_t ino, char *buf, size_t len);
 /* FUSE callbacks (ops.c). */
 extern const struct cvmfs_fuse_ops cvmfs_ops;
+/* A small text file (a list) into a malloc'd NUL-terminated buffer: the
+ * repository file at cfg.path_prefix + file, or a copy of text (pin.c). */
+int cvmfs_list_load(struct cvmfs_client *c, const char *file, const char *text, char **out);
 /* Pin list + prefetch, run in the background thread (pin.c). */
 void *cvmfs_background(void *arg);
+/* Boot-profile bundles (cfg.bundle_file): fetches each bundle in one request
+ * and commits the objects in it, each verified on its own (bundle.c). */
+void cvmfs_bundles_run(struct cvmfs_client *c);
 
 #endif

@@ -39,22 +39,37 @@ void cvmfs_log(const struct cvmfs_client *c, const char *fmt, ...)
 	(void)!write(c->log_fd, buf, n);
 }
 
+/* Verify-before-commit sink: hashes the transferred bytes, inflates them
+ * (when compressed) with a bound, and writes the result to a private txn
+ * file (t) or a memory buffer (mem); finish accepts the copy only if the
+ * hash is the wanted one and the size is right. */
 struct objsink {
-	struct cvmfs_txn *t;
+	struct cvmfs_client *c;
+	struct cvmfs_txn *t;		/* output: a txn file, or */
+	unsigned char *mem;		/* a buffer of max + 1 bytes */
 	const struct cvmfs_hash *want;
 	bool compressed;
+	uint64_t size;			/* exact output size, or CVMFS_SIZE_UNKNOWN */
+	uint64_t max;			/* output bound */
+	uint64_t in, outtotal;		/* transferred / produced so far */
+	uint64_t flushed;		/* written out of the buffer */
 	struct cvmfs_hash_ctx hc;
 	z_stream z;
 	bool zinit, zend;
 	unsigned char *out;
 	size_t outlen;
-	int err;
 };
 
 static int out_flush(struct objsink *s)
 {
 	const unsigned char *p = s->out;
 
+	if (s->mem) {	/* flushed + outlen <= outtotal <= max: fits */
+		memcpy(s->mem + s->flushed, p, s->outlen);
+		s->flushed += s->outlen;
+		s->outlen = 0;
+		return 0;
+	}
 	while (s->outlen) {
 		ssize_t w = write(s->t->fd, p, s->outlen);
 
@@ -73,13 +88,14 @@ static int obj_reset(void *arg)
 {
 	struct objsink *s = arg;
 
-	if (ftruncate(s->t->fd, 0) < 0 || lseek(s->t->fd, 0, SEEK_SET) < 0)
+	if (s->t && (ftruncate(s->t->fd, 0) < 0 || lseek(s->t->fd, 0, SEEK_SET) < 0))
 		return -errno;
 	cvmfs_hash_init(&s->hc, s->want->algo);
 	if (s->zinit)
 		inflateEnd(&s->z);
 	s->zinit = s->zend = false;
 	s->outlen = 0;
+	s->in = s->outtotal = s->flushed = 0;
 	if (s->compressed) {
 		memset(&s->z, 0, sizeof(s->z));
 		if (inflateInit(&s->z) != Z_OK)
@@ -89,13 +105,27 @@ static int obj_reset(void *arg)
 	return 0;
 }
 
+/* Accounts n more output bytes; -EFBIG past the bound. */
+static int grow(struct objsink *s, size_t n)
+{
+	s->outtotal += n;
+	return s->outtotal > s->max ? -EFBIG : 0;
+}
+
 static int obj_data(void *arg, const void *buf, size_t len)
 {
 	struct objsink *s = arg;
 	int rc;
 
+	/* A zlib stream needs at most ~5 bytes per 16 KiB stored block more
+	 * than its output; more than that is padding nobody asked for. */
+	s->in += len;
+	if (s->in > s->max + s->max / 64 + 4096)
+		return -EFBIG;
 	cvmfs_hash_update(&s->hc, buf, len);
 	if (!s->compressed) {
+		if ((rc = grow(s, len)) < 0)
+			return rc;
 		while (len) {
 			size_t n = OUT_BUF - s->outlen < len ? OUT_BUF - s->outlen : len;
 
@@ -113,6 +143,8 @@ static int obj_data(void *arg, const void *buf, size_t len)
 	s->z.next_in = (unsigned char *)buf;
 	s->z.avail_in = len;
 	while (s->z.avail_in && !s->zend) {
+		size_t before = s->outlen;
+
 		s->z.next_out = s->out + s->outlen;
 		s->z.avail_out = OUT_BUF - s->outlen;
 		rc = inflate(&s->z, Z_NO_FLUSH);
@@ -121,6 +153,8 @@ static int obj_data(void *arg, const void *buf, size_t len)
 			s->zend = true;
 		else if (rc != Z_OK && rc != Z_BUF_ERROR)
 			return -EBADMSG;
+		if ((rc = grow(s, s->outlen - before)) < 0)
+			return rc;	/* a bomb: stop before it fills the disk */
 		if ((s->outlen == OUT_BUF || s->zend) && (rc = out_flush(s)) < 0)
 			return rc;
 	}
@@ -138,9 +172,24 @@ static int obj_finish(void *arg)
 		return -EBADMSG;	/* never keep an unverified byte */
 	if (s->compressed && !s->zend)
 		return -EBADMSG;	/* truncated stream that still hashed right: impossible, but cheap */
+	if (s->size != CVMFS_SIZE_UNKNOWN && s->outtotal != s->size) {
+		char hex[CVMFS_HASH_HEX_MAX];
+
+		cvmfs_hash_fmt(s->want, hex, sizeof(hex));
+		cvmfs_log(s->c, "object %s: %llu bytes, but its catalog says %llu", hex,
+			  (unsigned long long)s->outtotal, (unsigned long long)s->size);
+		return -ERANGE;
+	}
 	if ((rc = out_flush(s)) < 0)
 		return rc;
 	return 0;
+}
+
+static int run_fetch(struct cvmfs_client *c, const char *rel, const struct cvmfs_sink *sink)
+{
+	if (c->fetch_fn)
+		return c->fetch_fn(c->fetch_arg, rel, sink);
+	return cvmfs_fetch_run(&c->fetch, rel, sink);
 }
 
 static bool fly_begin(struct cvmfs_client *c, const struct cvmfs_hash *h, struct cvmfs_inflight *me)
@@ -181,30 +230,50 @@ static void fly_end(struct cvmfs_client *c, struct cvmfs_inflight *me)
 }
 
 /* see internal.h */
+static void log_rejected(struct cvmfs_client *c, const struct cvmfs_hash *h, uint64_t size)
+{
+	char hex[CVMFS_HASH_HEX_MAX];
+
+	cvmfs_hash_fmt(h, hex, sizeof(hex));
+	if (size == CVMFS_SIZE_UNKNOWN)
+		cvmfs_log(c, "cache: %s is not a regular file: removed, fetching it again", hex);
+	else
+		cvmfs_log(c, "cache: %s is not a regular file of %llu bytes: removed, fetching it "
+			  "again", hex, (unsigned long long)size);
+}
+
+/* see internal.h */
 int cvmfs_object_get(struct cvmfs_client *c, const struct cvmfs_hash *h, char suffix,
-		     bool compressed, int *fd)
+		     bool compressed, uint64_t size, uint64_t max, int *fd)
 {
 	char rel[CVMFS_OBJ_PATH_MAX];
 	struct cvmfs_inflight me;
 	struct cvmfs_txn t = { .fd = -1 };
-	struct objsink s = { .t = &t, .want = h, .compressed = compressed };
-	struct cvmfs_sink sink = { obj_reset, obj_data, obj_finish, &s };
+	struct objsink s = { .c = c, .t = &t, .want = h, .compressed = compressed, .size = size,
+			     .max = size != CVMFS_SIZE_UNKNOWN ? size : max };
+	/* the expected size bounds the download's time too (net_http_req.size_hint) */
+	struct cvmfs_sink sink = { obj_reset, obj_data, obj_finish, &s,
+				   s.max == CVMFS_SIZE_UNKNOWN ? 0 : s.max };
 	int rc;
 
 	for (;;) {
-		if ((rc = cvmfs_cache_open(&c->cache, h)) >= 0) {
+		if ((rc = cvmfs_cache_open(&c->cache, h, !compressed, size)) >= 0) {
 			*fd = rc;
 			return 0;
 		}
+		if (rc == -ESTALE)
+			log_rejected(c, h, size);
 		if (fly_begin(c, h, &me))
 			break;
 		/* someone else fetched it meanwhile: look again */
 	}
-	if ((rc = cvmfs_cache_open(&c->cache, h)) >= 0) {
+	if ((rc = cvmfs_cache_open(&c->cache, h, !compressed, size)) >= 0) {
 		*fd = rc;
 		rc = 0;
 		goto out;
 	}
+	if (rc == -ESTALE)
+		log_rejected(c, h, size);
 	if (cvmfs_hash_objpath(h, suffix, rel, sizeof(rel)) < 0) {
 		rc = -EINVAL;
 		goto out;
@@ -216,12 +285,12 @@ int cvmfs_object_get(struct cvmfs_client *c, const struct cvmfs_hash *h, char su
 	}
 	if ((rc = cvmfs_cache_txn_begin(&c->cache, &t)) < 0)
 		goto out;
-	rc = cvmfs_fetch_run(&c->fetch, rel, &sink);
+	rc = run_fetch(c, rel, &sink);
 	if (rc < 0) {
 		cvmfs_cache_txn_abort(&c->cache, &t);
 		goto out;
 	}
-	rc = cvmfs_cache_txn_commit(&c->cache, &t, h);
+	rc = cvmfs_cache_txn_commit(&c->cache, &t, h, !compressed);
 	if (rc >= 0) {
 		*fd = rc;
 		rc = 0;
@@ -235,15 +304,95 @@ out:
 }
 
 /* see internal.h */
+int cvmfs_object_put(struct cvmfs_client *c, const struct cvmfs_hash *h, bool compressed,
+		     const void *buf, size_t len)
+{
+	struct cvmfs_inflight me;
+	struct cvmfs_txn t = { .fd = -1 };
+	struct objsink s = { .c = c, .t = &t, .want = h, .compressed = compressed,
+			     .size = CVMFS_SIZE_UNKNOWN, .max = CVMFS_CATALOG_MAX };
+	int fd, rc;
+
+	if ((fd = cvmfs_cache_open(&c->cache, h, !compressed, CVMFS_SIZE_UNKNOWN)) >= 0) {
+		close(fd);
+		return 0;
+	}
+	if (!fly_begin(c, h, &me))
+		return 0;	/* a reader fetched it meanwhile */
+	if ((fd = cvmfs_cache_open(&c->cache, h, !compressed, CVMFS_SIZE_UNKNOWN)) >= 0) {
+		close(fd);
+		rc = 0;
+		goto out;
+	}
+	if (!(s.out = malloc(OUT_BUF))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if ((rc = cvmfs_cache_txn_begin(&c->cache, &t)) < 0)
+		goto out;
+	if ((rc = obj_reset(&s)) < 0 || (rc = obj_data(&s, buf, len)) < 0 ||
+	    (rc = obj_finish(&s)) < 0) {
+		cvmfs_cache_txn_abort(&c->cache, &t);
+		goto out;
+	}
+	if ((rc = cvmfs_cache_txn_commit(&c->cache, &t, h, !compressed)) >= 0) {
+		close(rc);
+		rc = 0;
+	}
+out:
+	if (s.zinit)
+		inflateEnd(&s.z);
+	free(s.out);
+	fly_end(c, &me);
+	return rc;
+}
+
+/* see internal.h */
+int cvmfs_object_mem(struct cvmfs_client *c, const struct cvmfs_hash *h, char suffix,
+		     bool compressed, size_t max, unsigned char **out, size_t *len)
+{
+	char rel[CVMFS_OBJ_PATH_MAX];
+	struct objsink s = { .c = c, .want = h, .compressed = compressed,
+			     .size = CVMFS_SIZE_UNKNOWN, .max = max };
+	/* the expected size bounds the download's time too (net_http_req.size_hint) */
+	struct cvmfs_sink sink = { obj_reset, obj_data, obj_finish, &s,
+				   s.max == CVMFS_SIZE_UNKNOWN ? 0 : s.max };
+	int rc;
+
+	*out = NULL;
+	if (cvmfs_hash_objpath(h, suffix, rel, sizeof(rel)) < 0)
+		return -EINVAL;
+	s.out = malloc(OUT_BUF);
+	s.mem = malloc(max + 1);
+	if (!s.out || !s.mem) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if ((rc = run_fetch(c, rel, &sink)) < 0)
+		goto out;
+	s.mem[s.outtotal] = 0;
+	*out = s.mem;
+	*len = s.outtotal;
+	s.mem = NULL;
+out:
+	if (s.zinit)
+		inflateEnd(&s.z);
+	free(s.out);
+	free(s.mem);
+	return rc;
+}
+
+/* see internal.h */
 int cvmfs_catalog_load(struct cvmfs_client *c, const struct cvmfs_hash *h, const char *path,
-		       struct cvmfs_catalog *parent, struct cvmfs_catalog **out)
+		       struct cvmfs_catalog *parent, uint64_t max, struct cvmfs_catalog **out)
 {
 	struct cvmfs_catalog *cat;
 	char hex[CVMFS_HASH_HEX_MAX];
 	int fd, rc;
 
 	cvmfs_hash_fmt(h, hex, sizeof(hex));
-	if ((rc = cvmfs_object_get(c, h, CVMFS_SUFFIX_CATALOG, true, &fd)) < 0) {
+	if ((rc = cvmfs_object_get(c, h, CVMFS_SUFFIX_CATALOG, true, CVMFS_SIZE_UNKNOWN,
+				   max ? max : CVMFS_CATALOG_MAX, &fd)) < 0) {
 		cvmfs_log(c, "catalog %s for '%s': %s", hex, *path ? path : "/", strerror(-rc));
 		return rc;
 	}
@@ -264,7 +413,7 @@ int cvmfs_catalog_load(struct cvmfs_client *c, const struct cvmfs_hash *h, const
 		return rc;
 	}
 	/* Loaded catalogs stay in the cache: a warm restart needs them offline. */
-	cvmfs_cache_hold(&c->cache, h, 1);
+	cvmfs_cache_hold(&c->cache, h, false, 1);
 	*out = cat;
 	return 0;
 }
@@ -286,18 +435,19 @@ int cvmfs_nested_get(struct cvmfs_client *c, struct cvmfs_catalog *parent, const
 		     struct cvmfs_catalog **out)
 {
 	struct cvmfs_hash h;
+	uint64_t size;
 	int rc;
 
 	if ((*out = find_loaded(c, path)))
 		return 0;
-	if ((rc = cvmfs_catalog_nested(parent, path, &h)) < 0) {
+	if ((rc = cvmfs_catalog_nested_size(parent, path, &h, &size)) < 0) {
 		cvmfs_log(c, "'%s' is a nested catalog mountpoint its parent does not list", path);
 		return rc == -ENOENT ? -EIO : rc;
 	}
 	/* Lookups elsewhere go on meanwhile: only loads are serialised. */
 	pthread_mutex_lock(&c->load_lock);
 	if (!(*out = find_loaded(c, path)))
-		rc = cvmfs_catalog_load(c, &h, path, parent, out);
+		rc = cvmfs_catalog_load(c, &h, path, parent, size, out);	/* size bounds it */
 	pthread_mutex_unlock(&c->load_lock);
 	return rc < 0 ? rc : 0;
 }

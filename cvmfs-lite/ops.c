@@ -130,6 +130,32 @@ static int join(char *out, const char *dir, const char *name)
 	return 0;
 }
 
+/* Why a catalog row (other than a catalog's root) cannot be an entry of the
+ * file system, or NULL. Such a row (from an honest but buggy publisher, or
+ * a key holder) is skipped alone; its directory and the mount go on. */
+static const char *bad_row(const struct cvmfs_catalog *cat, const struct cvmfs_dirent *d)
+{
+	if (!d->name[0])
+		return "empty name";
+	if (strcmp(d->name, ".") == 0 || strcmp(d->name, "..") == 0)
+		return "name '.' or '..'";
+	if (strchr(d->name, '/'))
+		return "name contains '/'";
+	/* inodes of a catalog: offset + rowid (rowid >= 1) or a hardlink
+	 * group above max_rowid; never the root's, never another catalog's */
+	if (d->rowid < 1 || d->ino == CVMFS_FUSE_ROOT_INO || d->ino <= cat->ino_offset ||
+	    d->ino >= cat->ino_offset + cat->ino_span)
+		return "row id outside the catalog's inode range";
+	return NULL;
+}
+
+static void log_bad_row(struct cvmfs_client *c, const char *dir, const struct cvmfs_dirent *d,
+			const char *why)
+{
+	cvmfs_log(c, "catalog row %lld ('%s' in '%s') skipped: %s", (long long)d->rowid, d->name,
+		  *dir ? dir : "/", why);
+}
+
 /* Row of path in cat; for nested mountpoints the child catalog's root row. */
 static int entry(struct cvmfs_client *c, struct cvmfs_catalog **cat, const char *path,
 		 struct cvmfs_dirent *d)
@@ -164,6 +190,16 @@ static int op_lookup(void *ctx, uint64_t parent, const char *name, struct cvmfs_
 	}
 	if ((rc = entry(c, &cat, path, d)) < 0)
 		goto out;
+	{
+		const char *why = bad_row(cat, d);
+
+		if (why) {
+			log_bad_row(c, dir, d, why);
+			cvmfs_dirent_fini(d);
+			rc = -ENOENT;
+			goto out;
+		}
+	}
 	to_stat(c, d, path, &out->st);
 	cvmfs_dirent_fini(d);
 	out->ino = out->st.st_ino;
@@ -292,7 +328,8 @@ static int op_open(void *ctx, uint64_t ino, uint64_t *fh)
 			cvmfs_log(c, "open %s: regular file without content hash", path);
 			rc = -EIO;
 		} else {
-			rc = cvmfs_object_get(c, &d->hash, CVMFS_SUFFIX_NONE, o->compressed, &o->fd);
+			rc = cvmfs_object_get(c, &d->hash, CVMFS_SUFFIX_NONE, o->compressed, d->size, 0,
+					      &o->fd);
 			if (rc < 0) {
 				cvmfs_log(c, "open %s: %s", path, strerror(-rc));
 				rc = -EIO;
@@ -339,7 +376,8 @@ static int chunk_fd(struct cvmfs_client *c, struct ofile *o, size_t i)
 	if (fd >= 0)
 		return fd;
 	/* Download without the lock: other chunks of the file stay readable. */
-	rc = cvmfs_object_get(c, &o->chunks[i].hash, CVMFS_SUFFIX_PARTIAL, o->compressed, &fd);
+	rc = cvmfs_object_get(c, &o->chunks[i].hash, CVMFS_SUFFIX_PARTIAL, o->compressed,
+			      o->chunks[i].size, 0, &fd);
 	if (rc < 0)
 		return rc;
 	pthread_mutex_lock(&o->lock);
@@ -353,6 +391,9 @@ static int chunk_fd(struct cvmfs_client *c, struct ofile *o, size_t i)
 	return fd;
 }
 
+/* A READ reply is the whole requested range, clamped to the catalog's size,
+ * or an error: never short. The kernel takes a short reply for the end of
+ * the file and shrinks the file's size to it for the rest of the mount. */
 static ssize_t op_read(void *ctx, uint64_t ino, uint64_t fh, void *buf, size_t len, uint64_t off)
 {
 	struct cvmfs_client *c = ctx;
@@ -363,8 +404,16 @@ static ssize_t op_read(void *ctx, uint64_t ino, uint64_t fh, void *buf, size_t l
 		return 0;
 	if (len > o->size - off)
 		len = o->size - off;
-	if (!o->chunks)
-		return o->fd >= 0 ? pread_all(o->fd, buf, len, off) : 0;
+	if (!o->chunks) {
+		ssize_t got = o->fd >= 0 ? pread_all(o->fd, buf, len, off) : 0;
+
+		if (got == (ssize_t)len)
+			return got;
+		cvmfs_log(c, "read inode %llu at %llu: %s", (unsigned long long)ino,
+			  (unsigned long long)off, got < 0 ? strerror((int)-got) :
+			  "cached object shorter than its catalog size");
+		return -EIO;
+	}
 	while (done < len) {
 		uint64_t pos = off + done;
 		size_t lo = 0, hi = o->nchunks, i, n;
@@ -383,16 +432,18 @@ static ssize_t op_read(void *ctx, uint64_t ino, uint64_t fh, void *buf, size_t l
 		if ((fd = chunk_fd(c, o, i)) < 0) {
 			cvmfs_log(c, "read chunk %zu of inode %llu: %s", i, (unsigned long long)ino,
 				  strerror(-fd));
-			return done ? (ssize_t)done : -EIO;
+			return -EIO;	/* even after good chunks: no short read */
 		}
 		n = o->chunks[i].off + o->chunks[i].size - pos;
 		if (n > len - done)
 			n = len - done;
 		got = pread_all(fd, (char *)buf + done, n, pos - o->chunks[i].off);
-		if (got < 0)
-			return done ? (ssize_t)done : got;
-		if ((size_t)got != n)
-			return -EIO;	/* cached chunk shorter than the catalog says */
+		if (got != (ssize_t)n) {
+			cvmfs_log(c, "read chunk %zu of inode %llu: %s", i, (unsigned long long)ino,
+				  got < 0 ? strerror((int)-got) :
+				  "cached chunk shorter than its catalog size");
+			return -EIO;
+		}
 		done += n;
 	}
 	return (ssize_t)done;
@@ -401,6 +452,20 @@ static ssize_t op_read(void *ctx, uint64_t ino, uint64_t fh, void *buf, size_t l
 static void op_release(void *ctx, uint64_t ino, uint64_t fh)
 {
 	ofile_free((struct ofile *)(uintptr_t)fh);
+}
+
+/* FUSE passthrough: a whole file's cache file, fetched and verified by
+ * op_open, when it is exactly as long as the catalog says (the kernel then
+ * reads it up to its own end). Chunked and empty files have none. */
+static int op_backing_fd(void *ctx, uint64_t ino, uint64_t fh)
+{
+	struct ofile *o = (struct ofile *)(uintptr_t)fh;
+	struct stat st;
+
+	if (o->chunks || o->fd < 0 || fstat(o->fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size != o->size)
+		return -1;
+	return o->fd;
 }
 
 /* ---- directories ---- */
@@ -430,6 +495,15 @@ static int list_cb(void *arg, struct cvmfs_dirent *d)
 	if (d->flags & CVMFS_FLAG_HIDDEN) {
 		free(path);
 		return 0;
+	}
+	{
+		const char *why = bad_row(l->cat, d);
+
+		if (why) {
+			log_bad_row(l->c, l->path, d, why);
+			free(path);
+			return 0;
+		}
 	}
 	if (l->n == l->cap) {
 		struct dent *nv = realloc(l->v, (l->cap = l->cap ? l->cap * 2 : 32) * sizeof(*nv));
@@ -554,4 +628,5 @@ const struct cvmfs_fuse_ops cvmfs_ops = {
 	.open = op_open, .read = op_read, .release = op_release, .opendir = op_opendir,
 	.readdir = op_readdir, .releasedir = op_releasedir, .statfs = op_statfs,
 	.getxattr = cvmfs_op_getxattr, .listxattr = cvmfs_op_listxattr, .destroy = op_destroy,
+	.backing_fd = op_backing_fd,
 };

@@ -21,8 +21,8 @@ struct job {
 	uint64_t bytes;
 };
 
-/* Reads a list: from the repository (path) or the given text. */
-static int list_load(struct cvmfs_client *c, const char *file, const char *text, char **out)
+/* see internal.h */
+int cvmfs_list_load(struct cvmfs_client *c, const char *file, const char *text, char **out)
 {
 	struct cvmfs_dirent *d;
 	struct cvmfs_catalog *cat;
@@ -54,7 +54,8 @@ static int list_load(struct cvmfs_client *c, const char *file, const char *text,
 		goto out;
 	}
 	if (d->size && (rc = cvmfs_object_get(c, &d->hash, CVMFS_SUFFIX_NONE,
-					      CVMFS_FLAG_COMP(d->flags) == CVMFS_COMP_ZLIB, &fd)) == 0 &&
+					      CVMFS_FLAG_COMP(d->flags) == CVMFS_COMP_ZLIB, d->size, 0,
+					      &fd)) == 0 &&
 	    pread(fd, *out, d->size, 0) != (ssize_t)d->size)
 		rc = -EIO;
 	if (rc < 0) {
@@ -121,13 +122,14 @@ static int one(struct job *j, const char *path)
 	}
 	for (size_t i = 0; i < (ch ? n : 1) && !c->stopping; i++) {
 		const struct cvmfs_hash *h = ch ? &ch[i].hash : &d->hash;
+		bool comp = CVMFS_FLAG_COMP(d->flags) == CVMFS_COMP_ZLIB;
 
 		if (!ch && !d->has_hash)
 			break;
 		if (j->pin)
-			cvmfs_cache_pin(&c->cache, h, 1);	/* before: never evicted on arrival */
-		rc = cvmfs_object_get(c, h, ch ? CVMFS_SUFFIX_PARTIAL : CVMFS_SUFFIX_NONE,
-				      CVMFS_FLAG_COMP(d->flags) == CVMFS_COMP_ZLIB, &fd);
+			cvmfs_cache_pin(&c->cache, h, !comp, 1);	/* before: never evicted on arrival */
+		rc = cvmfs_object_get(c, h, ch ? CVMFS_SUFFIX_PARTIAL : CVMFS_SUFFIX_NONE, comp,
+				      ch ? ch[i].size : d->size, 0, &fd);
 		if (rc < 0)
 			break;
 		close(fd);
@@ -167,7 +169,7 @@ static void run(struct cvmfs_client *c, const char *file, const char *text, bool
 	unsigned nt = 0;
 	char *list = NULL;
 	uint64_t t0 = net_now_ms();
-	int rc = list_load(c, file, text, &list);
+	int rc = cvmfs_list_load(c, file, text, &list);
 
 	if (rc < 0) {
 		cvmfs_log(c, "%s list %s: %s", pin ? "pin" : "prefetch", file ? file : "(text)",
@@ -203,7 +205,10 @@ void *cvmfs_background(void *arg)
 	struct cvmfs_client *c = arg;
 	unsigned conns = c->cfg.prefetch_conns ? c->cfg.prefetch_conns : 4;
 
-	/* The boot profile first: it is what the boot reads next. */
+	/* The boot profile first: it is what the boot reads next. Its bundles
+	 * bring most of it in a few requests; the prefetch then finds it cached. */
+	if (c->cfg.bundle_file)
+		cvmfs_bundles_run(c);
 	if (c->cfg.prefetch_file || c->cfg.prefetch_text)
 		run(c, c->cfg.prefetch_file, c->cfg.prefetch_text, false, conns);
 	if ((c->cfg.pin_file || c->cfg.pin_text) && !c->stopping)

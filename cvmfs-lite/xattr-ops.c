@@ -82,6 +82,14 @@ ssize_t cvmfs_op_getxattr(void *ctx, uint64_t ino, const char *name, void *buf, 
 		rc = name[5] == 'h' ? put(buf, len, host, strlen(host)) : put(buf, len, proxy, strlen(proxy));
 	} else if (strcmp(name, "user.tag") == 0) {
 		rc = put(buf, len, c->info.tag, strlen(c->info.tag));
+	} else if (strcmp(name, "user.fuse_stats") == 0) {
+		struct cvmfs_fuse_stats st;
+
+		cvmfs_fuse_stats(&c->fuse, &st);
+		rc = put(buf, len, t, snprintf(t, PATH_MAX, "passthrough=%d opens=%llu "
+			 "passthrough_opens=%llu daemon_reads=%llu passthrough_error=%d",
+			 st.passthrough, (unsigned long long)st.opens,
+			 (unsigned long long)st.pt_opens, (unsigned long long)st.reads, -st.pt_error));
 	} else if (strcmp(name, "user.pubkeys") == 0) {
 		rc = put(buf, len, c->pubkeys_text, strlen(c->pubkeys_text));
 	} else if (strcmp(name, "user.hash") == 0 && d->has_hash) {

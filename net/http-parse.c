@@ -23,6 +23,11 @@ static const char *const why_str[] = {
 	[NET_HTTP_WHY_REDIRECT] = "bad redirect or too many redirects",
 	[NET_HTTP_WHY_ABORTED] = "the receiver refused the body",
 	[NET_HTTP_WHY_IO] = "transport error",
+	[NET_HTTP_WHY_LINE_LONG] = "header line too long",
+	[NET_HTTP_WHY_HEADERS_MANY] = "too many headers",
+	[NET_HTTP_WHY_HEAD_BIG] = "response head too large",
+	[NET_HTTP_WHY_INTERIM] = "too many 1xx responses",
+	[NET_HTTP_WHY_DEADLINE] = "object deadline exceeded (too slow overall)",
 };
 
 /* see http.h */
@@ -155,13 +160,14 @@ int net_http_head_parse(const char *buf, size_t len, struct net_http_head *h,
 {
 	const char *p = buf, *end = buf + len;
 	bool first = true, keep_alive = false;
+	size_t nheaders = 0;
 	int rc;
 
 	memset(h, 0, sizeof(*h));
 	h->content_length = -1;
 	*why = NET_HTTP_WHY_NONE;
 	if (len > NET_HTTP_HEAD_MAX) {
-		*why = NET_HTTP_WHY_HEADER;
+		*why = NET_HTTP_WHY_HEAD_BIG;
 		return -EMSGSIZE;
 	}
 	for (;;) {
@@ -175,6 +181,14 @@ int net_http_head_parse(const char *buf, size_t len, struct net_http_head *h,
 		n = nl - p;
 		if (n && p[n - 1] == '\r')
 			n--;
+		if (n > NET_HTTP_LINE_MAX) {
+			*why = NET_HTTP_WHY_LINE_LONG;
+			return -EMSGSIZE;
+		}
+		if (!first && n && ++nheaders > NET_HTTP_HEADERS_MAX) {
+			*why = NET_HTTP_WHY_HEADERS_MANY;
+			return -EMSGSIZE;
+		}
 		if (first) {
 			if (status_line(p, n, h) < 0) {
 				*why = NET_HTTP_WHY_STATUS_LINE;

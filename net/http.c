@@ -15,9 +15,11 @@
 struct rd {
 	const struct net_io *io;
 	const struct net_http_req *req;
+	struct net_http_resp *resp;
 	char buf[RD_BUF];
 	size_t pos, len;
 	uint64_t win_start, win_bytes;
+	uint64_t start_ms, hard_dl;	/* per-object deadline (req->min_rate); 0 = none */
 	bool eof;
 };
 
@@ -26,13 +28,45 @@ static unsigned low_ms(const struct net_http_req *r)
 	return r->low_speed_ms ? r->low_speed_ms : 10000;
 }
 
+/* Sets the per-object deadline for a body of size bytes (-1: not known). */
+static void rd_deadline(struct rd *r, int64_t size)
+{
+	const struct net_http_req *q = r->req;
+	uint64_t max = q->max_ms ? q->max_ms : NET_HTTP_MAX_MS_DEFAULT, ms = max;
+
+	if (!q->min_rate)
+		return;
+	if (q->size_hint)
+		size = q->size_hint > INT64_MAX ? INT64_MAX : (int64_t)q->size_hint;
+	if (size >= 0 && (uint64_t)size / q->min_rate < max / 1000) {
+		ms = 2 * (uint64_t)low_ms(q) + (uint64_t)size / q->min_rate * 1000 +
+		     (uint64_t)size % q->min_rate * 1000 / q->min_rate;
+		if (ms > max)
+			ms = max;
+	}
+	r->hard_dl = r->start_ms + ms;
+}
+
+/* The per-object deadline passed: -ETIMEDOUT, named as such. */
+static ssize_t rd_late(struct rd *r)
+{
+	if (r->resp->why == NET_HTTP_WHY_NONE)
+		r->resp->why = NET_HTTP_WHY_DEADLINE;
+	return -ETIMEDOUT;
+}
+
 /* Fills the buffer; returns bytes added, 0 on EOF, or -errno. Enforces the
- * idle timeout, the low-speed window and the overall deadline. */
+ * idle timeout, the low-speed window, the per-object deadline and the
+ * overall deadline. */
 static ssize_t rd_fill(struct rd *r)
 {
 	uint64_t now = net_now_ms(), dl = now + low_ms(r->req);
 	ssize_t n;
 
+	if (r->hard_dl && now >= r->hard_dl)
+		return rd_late(r);
+	if (r->hard_dl && r->hard_dl < dl)
+		dl = r->hard_dl;
 	if (r->req->deadline_ms && r->req->deadline_ms < dl)
 		dl = r->req->deadline_ms;
 	if (r->pos == r->len)
@@ -45,12 +79,15 @@ static ssize_t rd_fill(struct rd *r)
 	if (r->len == sizeof(r->buf))
 		return -EMSGSIZE;
 	n = r->io->read(r->io->arg, r->buf + r->len, sizeof(r->buf) - r->len, dl);
+	if (n == -ETIMEDOUT && r->hard_dl && net_now_ms() >= r->hard_dl)
+		return rd_late(r);
 	if (n < 0)
 		return n;
 	if (n == 0) {
 		r->eof = true;
 		return 0;
 	}
+	r->resp->answered = true;
 	r->len += n;
 	now = net_now_ms();
 	r->win_bytes += n;
@@ -86,25 +123,39 @@ static int fail(struct net_http_resp *resp, enum net_http_why why, int rc)
 	return rc;
 }
 
-/* Reads the head up to its empty line; returns its length or -errno. */
+/* Reads one response head up to its empty line, within the caps on line
+ * length, header count and head size (a server that sends an endless line
+ * or endless headers is named as such); returns its length or -errno. */
 static ssize_t read_head(struct rd *r, struct net_http_resp *resp)
 {
+	size_t off = 0, bol = 0, nlines = 0;	/* offsets from r->pos (stable across fills) */
+
 	for (;;) {
-		size_t i;
 		ssize_t n;
 
-		for (i = r->pos; i < r->len; i++) {
-			if (r->buf[i] != '\n')
+		for (; r->pos + off < r->len; off++) {
+			size_t ll;
+
+			if (r->buf[r->pos + off] != '\n')
 				continue;
-			if ((i >= 1 && r->buf[i - 1] == '\n') ||
-			    (i >= 2 && r->buf[i - 1] == '\r' && r->buf[i - 2] == '\n'))
-				return (ssize_t)(i + 1 - r->pos);
+			ll = off - bol;
+			if (ll && r->buf[r->pos + off - 1] == '\r')
+				ll--;
+			if (ll > NET_HTTP_LINE_MAX)
+				return fail(resp, NET_HTTP_WHY_LINE_LONG, -EPROTO);
+			if (ll == 0)	/* the empty line (or an empty status line: refused later) */
+				return (ssize_t)(off + 1);
+			if (++nlines > NET_HTTP_HEADERS_MAX + 1)	/* + the status line */
+				return fail(resp, NET_HTTP_WHY_HEADERS_MANY, -EPROTO);
+			bol = off + 1;
 		}
-		if (r->len - r->pos >= NET_HTTP_HEAD_MAX)
-			return fail(resp, NET_HTTP_WHY_HEADER, -EPROTO);
+		if (off - bol > NET_HTTP_LINE_MAX + 1)
+			return fail(resp, NET_HTTP_WHY_LINE_LONG, -EPROTO);
+		if (off >= NET_HTTP_HEAD_MAX)
+			return fail(resp, NET_HTTP_WHY_HEAD_BIG, -EPROTO);
 		n = rd_fill(r);
 		if (n == -EMSGSIZE)
-			return fail(resp, NET_HTTP_WHY_HEADER, -EPROTO);
+			return fail(resp, NET_HTTP_WHY_HEAD_BIG, -EPROTO);
 		if (n < 0)
 			return fail(resp, NET_HTTP_WHY_IO, (int)n);
 		if (n == 0)
@@ -250,6 +301,7 @@ int net_http_exchange(const struct net_io *io, const char *target, const char *h
 	struct rd *r = calloc(1, sizeof(*r));
 	enum net_http_why why;
 	uint64_t discarded = 0;
+	unsigned interim = 0;
 	ssize_t hl;
 	bool sink;
 	int rc;
@@ -259,7 +311,9 @@ int net_http_exchange(const struct net_io *io, const char *target, const char *h
 		return -ENOMEM;
 	r->io = io;
 	r->req = req;
-	r->win_start = net_now_ms();
+	r->resp = resp;
+	r->win_start = r->start_ms = net_now_ms();
+	rd_deadline(r, -1);
 	if ((rc = send_request(io, target, host, ua, req)) < 0) {
 		fail(resp, NET_HTTP_WHY_SEND, rc);
 		goto out;
@@ -275,7 +329,12 @@ int net_http_exchange(const struct net_io *io, const char *target, const char *h
 			goto out;
 		}
 		r->pos += hl;
+		if (head->status < 200 && ++interim > NET_HTTP_INTERIM_MAX) {
+			rc = fail(resp, NET_HTTP_WHY_INTERIM, -EPROTO);
+			goto out;
+		}
 	} while (head->status < 200);
+	rd_deadline(r, head->content_length);
 	resp->status = head->status;
 	resp->content_length = head->content_length;
 	resp->proxy_error = head->proxy_error;

@@ -16,6 +16,10 @@
 #define NET_HTTP_DNS_MAX 16		/* names remembered per client */
 #define NET_HTTP_URL_MAX 2048
 #define NET_HTTP_HEAD_MAX 16384		/* whole response head; more is refused */
+#define NET_HTTP_LINE_MAX 8192		/* one line of a response head */
+#define NET_HTTP_HEADERS_MAX 100	/* header lines in one response head */
+#define NET_HTTP_INTERIM_MAX 8		/* 1xx responses before the final one */
+#define NET_HTTP_MAX_MS_DEFAULT 600000	/* req.max_ms when 0 */
 #define NET_HTTP_POOL_MAX 16		/* idle keep-alive connections kept */
 #define NET_HTTP_SCHEMES_MAX 4
 #define NET_HTTP_REDIRECTS_MAX 8
@@ -82,6 +86,11 @@ enum net_http_why {
 	NET_HTTP_WHY_REDIRECT,		/* too many redirects or bad Location */
 	NET_HTTP_WHY_ABORTED,		/* the body callback refused the data */
 	NET_HTTP_WHY_IO,		/* other transport error */
+	NET_HTTP_WHY_LINE_LONG,		/* a head line longer than NET_HTTP_LINE_MAX */
+	NET_HTTP_WHY_HEADERS_MANY,	/* more than NET_HTTP_HEADERS_MAX headers */
+	NET_HTTP_WHY_HEAD_BIG,		/* a head longer than NET_HTTP_HEAD_MAX */
+	NET_HTTP_WHY_INTERIM,		/* more than NET_HTTP_INTERIM_MAX 1xx responses */
+	NET_HTTP_WHY_DEADLINE,		/* the per-object deadline (min_rate, max_ms) passed */
 };
 const char *net_http_why_str(enum net_http_why why);
 
@@ -104,6 +113,16 @@ struct net_http_req {
 	unsigned low_speed_ms;		/* window; 0 = 10000 */
 	unsigned low_speed_bytes;	/* fewer bytes than this in a window aborts; 0 = idle check only */
 	uint64_t deadline_ms;		/* absolute overall CLOCK_MONOTONIC deadline, 0 = none */
+	/* Per-object hard deadline of each exchange (on top of the idle and
+	 * low-speed checks, which a server can defeat by trickling just above
+	 * the floor): from the request's start, 2 low-speed windows plus
+	 * size / min_rate seconds, at most max_ms. size is size_hint if set,
+	 * else the response's Content-Length; while neither is known (before
+	 * the head, chunked or close-delimited bodies) max_ms alone applies.
+	 * min_rate 0: no per-object deadline. */
+	unsigned min_rate;		/* bytes/s the whole transfer must average */
+	unsigned max_ms;		/* ceiling; 0 = NET_HTTP_MAX_MS_DEFAULT */
+	uint64_t size_hint;		/* expected body size (e.g. from a catalog); 0 = unknown */
 	int max_redirects;		/* 0: a 3xx is returned as is */
 	/* Body sink, called only for 2xx with the decoded (de-chunked) body as it
 	 * arrives. Returns 0 to go on, or -errno to abort the transfer with it. */
@@ -116,6 +135,7 @@ struct net_http_resp {
 	int64_t content_length;		/* -1 if unknown */
 	uint64_t body_bytes;		/* bytes handed to req->body */
 	bool proxy_error;		/* the error came from the proxy (see head) */
+	bool answered;			/* the server sent at least one byte */
 	enum net_http_why why;		/* NONE unless net_http_get failed */
 	char url[NET_HTTP_URL_MAX];	/* final URL after redirects */
 };
@@ -183,7 +203,8 @@ int net_http_exchange(const struct net_io *io, const char *target, const char *h
 /* Parses an absolute URL. Returns 0 or -EINVAL. */
 int net_url_parse(const char *s, struct net_url *out);
 /* Parses a complete response head (status line + headers, ending in an empty
- * line, len bytes). Returns 0, -EPROTO (status line, sets *why), -EMSGSIZE. */
+ * line, len bytes). Returns 0, -EPROTO (syntax, sets *why), or -EMSGSIZE
+ * (a cap on head size, line length or header count; sets *why). */
 int net_http_head_parse(const char *buf, size_t len, struct net_http_head *h,
 			enum net_http_why *why);
 /* Parses a chunk-size line (without CRLF): hex digits then optional

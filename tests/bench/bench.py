@@ -4,15 +4,19 @@
 never asserts; also writes JSON).
 
   1. image size: ISO, kernel, initrd, init binary; the uCernVM figures are
-     quoted from ../shared/spec/ucernvm-reference.md section 7, not measured;
+     quoted from docs/ucernvm-reference.md section 7, not measured;
   2. boot time of the demo's Debian 12 tree under QEMU/TCG, from QEMU start to
      the OS's init (systemd's "Welcome to Debian") and to the serial login
-     prompt: streamed cold without / with the boot profile, warm (second boot
-     of the same scratch disk); against the same tree on a local ext4 disk
+     prompt: streamed cold without / with the boot profile / with the profile's
+     objects in bundles (one GET each), warm (second boot of the bundled scratch
+     disk); against the same tree on a local ext4 disk
      image (same kernel, a 5-line busybox initramfs that loads virtio and
      switch_roots), and against downloading the xz'd ext4 image from the same
-     nginx over loopback, decompressing it and booting it; the two cold boots
-     again through a relay adding a 20 ms round trip per request (RTT rows);
+     nginx over loopback, decompressing it and booting it; the three cold boots
+     and the download again through a relay adding a 20 ms round trip per
+     request (RTT rows), and through one that also caps the bandwidth at
+     25 Mbit/s (a home line), with the crossover bandwidth below which
+     streaming beats downloading (a linear model of this run's figures);
   3. bytes and HTTP requests served by nginx before the OS's init and before
      the login prompt, as a fraction of the repository's objects and of the tree;
   4. cvmfs-lite (host `cvmboot mount` of the same repository): warm metadata
@@ -47,6 +51,7 @@ UCERNVM = {	# quoted from ucernvm-reference.md section 7 (not measured here)
     'kernel': '4.14.232 (size not recorded)',
 }
 RTT_MS = 20	# the simulated WAN round trip of the RTT rows
+BW_MBIT = 25	# the bandwidth of the home-line rows (with RTT_MS)
 PEERS = (('bench_publish.py', ['--random-mib', '64']), ('bench_mount.py', ['--small']),
          ('bench_mkfs.py', []))
 
@@ -186,33 +191,52 @@ def parse_console(con):
     m = re.search(r'prefetched: (\d+) paths, (\d+) ok, (\d+) unavailable, (\d+) bytes, (\d+) ms',
                   con)
     out['prefetch'] = [int(x) for x in m.groups()] if m else None
+    m = re.search(r'bundles: (\d+) bundles \((\d+) failed\), (\d+) objects, (\d+) bad, (\d+) '
+                  r'bytes, (\d+) ms', con)
+    out['bundles'] = [int(x) for x in m.groups()] if m else None
     return out
 
 
-class LatencyProxy:
-    """TCP relay on 127.0.0.1 to port that holds every chunk the client sends
-    for rtt seconds before passing it on: each HTTP request then costs one
-    round trip, as over a WAN (only the guest's connections go through it)."""
+class Relay:
+    """TCP relay on 127.0.0.1 to port, shaped like a WAN link. Every chunk the
+    client sends is held for rtt seconds before it is passed on, so each HTTP
+    request costs one round trip; with bw (bytes/s) the server-to-client
+    direction of all connections together is paced to that rate, as one home
+    line shared by every connection (only the guest's traffic goes through it)."""
 
-    def __init__(self, port, rtt):
+    def __init__(self, port, rtt, bw=None):
         import socket
         import threading
-        self.port, self.rtt = port, rtt
+        self.port, self.rtt, self.bw = port, rtt, bw
         self.ls = socket.socket()
         self.ls.bind(('127.0.0.1', 0))
         self.ls.listen(64)
         self.listen_port = self.ls.getsockname()[1]
+        self.url = 'http://127.0.0.1:%d' % self.listen_port
         self.threading, self.socket = threading, socket
+        self.lock = threading.Lock()
+        self.free_at = 0.0	# when the shaped link has sent everything queued so far
         threading.Thread(target=self._accept, daemon=True).start()
 
-    def _pipe(self, a, b, delay):
+    def _pace(self, n):
+        # A token bucket 20 ms deep: a sleep that overshoots does not slow the
+        # link below its rate, and an idle link sends at most 20 ms of it at once.
+        with self.lock:
+            start = max(time.monotonic() - 0.02, self.free_at)
+            self.free_at = start + n / self.bw
+            done = self.free_at
+        time.sleep(max(0.0, done - time.monotonic()))
+
+    def _pipe(self, a, b, delay, shaped):
         try:
             while True:
-                data = a.recv(65536)
+                data = a.recv(16384 if shaped else 65536)
                 if not data:
                     break
                 if delay:
                     time.sleep(delay)
+                if shaped:
+                    self._pace(len(data))
                 b.sendall(data)
         except OSError:
             pass
@@ -229,8 +253,10 @@ class LatencyProxy:
             except OSError:
                 return
             s = self.socket.create_connection(('127.0.0.1', self.port))
-            self.threading.Thread(target=self._pipe, args=(c, s, self.rtt), daemon=True).start()
-            self.threading.Thread(target=self._pipe, args=(s, c, 0), daemon=True).start()
+            self.threading.Thread(target=self._pipe, args=(c, s, self.rtt, False),
+                                  daemon=True).start()
+            self.threading.Thread(target=self._pipe, args=(s, c, 0, bool(self.bw)),
+                                  daemon=True).start()
 
     def close(self):
         self.ls.close()
@@ -274,13 +300,15 @@ def boot_local(d, img, name, snapshot=True):
     return {'init_s': res['init_s'], 'login_s': res['login_s']}
 
 
-def boot_download(d, xz_rel, name):
+def boot_download(d, xz_rel, name, url=None):
+    """Fetch the xz'd ext4 image (from url: a relay, or nginx itself), unpack it
+    while it streams in, then boot it as a local disk."""
     out = os.path.join(d.dir, 'downloaded.ext4')
     if os.path.exists(out):
         os.unlink(out)
     t = time.monotonic()
-    subprocess.run('curl -sf %s/%s | xz -d -T1 > %s' % (d.web.url, xz_rel, out), shell=True,
-                   check=True)
+    subprocess.run('curl -sf %s/%s | xz -d -T1 > %s' % (url or d.web.url, xz_rel, out),
+                   shell=True, check=True)
     fetch = time.monotonic() - t
     r = boot_local(d, out, name, snapshot=False)
     os.unlink(out)
@@ -298,33 +326,94 @@ def repo_object_bytes(d):
     return n
 
 
+# The shaped links of the WAN rows: (label, round trip in s, bytes/s or None).
+LINKS = (('RTT %d ms' % RTT_MS, RTT_MS / 1000.0, None),
+         ('%d Mbit/s RTT %d ms' % (BW_MBIT, RTT_MS), RTT_MS / 1000.0, BW_MBIT * 1e6 / 8))
+
+
 def boots(d, runs):
     img, xz = ext4_image(d)
     xz_rel = os.path.relpath(xz, d.srv)
-    scen = {k: [] for k in ('cold', 'cold+profile', 'warm', 'local ext4', 'download+boot',
-                            'cold, RTT %d ms' % RTT_MS, 'cold+profile, RTT %d ms' % RTT_MS)}
-    lat = LatencyProxy(d.web.port, RTT_MS / 1000.0)
+    keys = ['cold', 'cold+profile', 'cold+bundle', 'warm', 'local ext4', 'download+boot']
+    for label, _, _ in LINKS:
+        keys += ['cold, ' + label, 'cold+profile, ' + label, 'cold+bundle, ' + label,
+                 'download+boot, ' + label]
+    scen = {k: [] for k in keys}
+    relays = [(label, Relay(d.web.port, rtt, bw)) for label, rtt, bw in LINKS]
     for i in range(runs):
         demo.log('boot round %d/%d' % (i + 1, runs))
         disk = d.new_disk('bench-scratch.img')
         scen['cold'].append(boot_streamed(d, demo.TAG, disk, 'cold-%d' % i))
         disk = d.new_disk('bench-scratch.img')
         scen['cold+profile'].append(boot_streamed(d, demo.TAG_PROFILED, disk, 'prof-%d' % i))
-        scen['warm'].append(boot_streamed(d, demo.TAG_PROFILED, disk, 'warm-%d' % i))
+        disk = d.new_disk('bench-scratch.img')
+        scen['cold+bundle'].append(boot_streamed(d, demo.TAG_BUNDLED, disk, 'bndl-%d' % i))
+        scen['warm'].append(boot_streamed(d, demo.TAG_BUNDLED, disk, 'warm-%d' % i))
         os.unlink(disk)
         scen['local ext4'].append(boot_local(d, img, 'local-%d' % i))
         scen['download+boot'].append(boot_download(d, xz_rel, 'dl-%d' % i))
-        disk = d.new_disk('bench-scratch.img')
-        scen['cold, RTT %d ms' % RTT_MS].append(
-            boot_streamed(d, demo.TAG, disk, 'cold-rtt-%d' % i, port=lat.listen_port))
-        disk = d.new_disk('bench-scratch.img')
-        scen['cold+profile, RTT %d ms' % RTT_MS].append(
-            boot_streamed(d, demo.TAG_PROFILED, disk, 'prof-rtt-%d' % i, port=lat.listen_port))
-        os.unlink(disk)
+        for j, (label, relay) in enumerate(relays):
+            disk = d.new_disk('bench-scratch.img')
+            scen['cold, ' + label].append(
+                boot_streamed(d, demo.TAG, disk, 'cold-link%d-%d' % (j, i),
+                              port=relay.listen_port))
+            disk = d.new_disk('bench-scratch.img')
+            scen['cold+profile, ' + label].append(
+                boot_streamed(d, demo.TAG_PROFILED, disk, 'prof-link%d-%d' % (j, i),
+                              port=relay.listen_port))
+            disk = d.new_disk('bench-scratch.img')
+            scen['cold+bundle, ' + label].append(
+                boot_streamed(d, demo.TAG_BUNDLED, disk, 'bndl-link%d-%d' % (j, i),
+                              port=relay.listen_port))
+            os.unlink(disk)
+            scen['download+boot, ' + label].append(
+                boot_download(d, xz_rel, 'dl-link%d-%d' % (j, i), url=relay.url))
         for k, v in scen.items():
-            demo.log('  %-24s init %s  login %s' % (k, v[-1].get('init_s'), v[-1].get('login_s')))
-    lat.close()
+            demo.log('  %-34s init %s  login %s' % (k, v[-1].get('init_s'), v[-1].get('login_s')))
+    for _, relay in relays:
+        relay.close()
     return scen, img, xz
+
+
+def report_crossover(res, xz_bytes):
+    """Where streaming and "download the image, then boot" meet. Both sides are
+    taken from this run's loopback medians and a linear model of the link:
+    download+boot(bw) = download+boot over loopback + xz bytes / bw, and
+    cold(bw) <= cold over loopback + bytes fetched to login / bw (an upper bound:
+    it assumes no transfer overlaps the guest's own work). The shaped rows above
+    are the measured check of the model."""
+    cold, dl = res['cold'], res['download+boot']
+    try:
+        c0, d0 = cold['to_login_s']['median'], dl['to_login_s']['median']
+        bs = cold['bytes_login']['median']
+    except (KeyError, TypeError):
+        print('crossover: not computed (a loopback row has no login time)')
+        return None
+    out = {'cold_login_loopback_s': c0, 'download_login_loopback_s': d0,
+           'cold_bytes_to_login': bs, 'xz_image_bytes': xz_bytes}
+    print('\n== crossover: cold streamed boot vs download+boot, to the login prompt ==')
+    print('model from this run: download+boot(bw) = %.1f s + %.1f MiB / bw; '
+          'cold(bw) <= %.1f s + %.1f MiB / bw' % (d0, mib(xz_bytes), c0, mib(bs)))
+    if xz_bytes <= bs:
+        print('streaming moves at least as many bytes as the image: no crossover')
+        out['crossover_mbit_s'] = None
+    elif c0 <= d0:
+        print('streaming is faster at every bandwidth (also over loopback)')
+        out['crossover_mbit_s'] = float('inf')
+    else:
+        bw = (xz_bytes - bs) / (c0 - d0)
+        out['crossover_mbit_s'] = bw * 8 / 1e6
+        print('streaming is faster on links slower than %.0f Mbit/s (model)'
+              % out['crossover_mbit_s'])
+    for label, _, bwl in LINKS:
+        if not bwl:
+            continue
+        mc = res['cold, ' + label].get('to_login_s')
+        md = res['download+boot, ' + label].get('to_login_s')
+        print('measured at %s: cold %s, download+boot %s (model: cold <= %.1f s, '
+              'download+boot %.1f s)' % (label, fmt(mc), fmt(md), c0 + bs / bwl,
+                                         d0 + xz_bytes / bwl))
+    return out
 
 
 def report_boots(d, scen, img, xz):
@@ -340,10 +429,10 @@ def report_boots(d, scen, img, xz):
     ref = res['local ext4']
     print('\n== 2. boot time, Debian 12 minbase + systemd, QEMU/TCG microvm, 1 GiB RAM, '
           'from QEMU start ==')
-    print('%-24s %-24s %-8s %-24s %-8s' % ('boot', 'to the OS init', 'vs ext4', 'to login prompt',
-                                          'vs ext4'))
+    print('%-34s %-24s %-8s %-24s %-8s' % ('boot', 'to the OS init', 'vs ext4',
+                                          'to login prompt', 'vs ext4'))
     for k, r in res.items():
-        print('%-24s %-24s %-8s %-24s %-8s' % (k, fmt(r['to_init_s']), ratio(r['to_init_s'],
+        print('%-34s %-24s %-8s %-24s %-8s' % (k, fmt(r['to_init_s']), ratio(r['to_init_s'],
                                                ref['to_init_s']), fmt(r['to_login_s']),
                                                ratio(r['to_login_s'], ref['to_login_s'])))
     if res['download+boot'].get('fetch_unpack_s'):
@@ -354,6 +443,11 @@ def report_boots(d, scen, img, xz):
         print('streamed: cvmboot PID 1 hands over after %s (cold), %s (warm) of kernel uptime'
               % (fmt(res['cold']['pid1_handover_ms'], ' ms', 0),
                  fmt(res['warm'].get('pid1_handover_ms'), ' ms', 0)))
+    bn = [r['bundles'] for r in scen['cold+bundle'] if r.get('bundles')]
+    if bn:
+        print('boot-profile bundles (cold+bundle): %d bundles, %d objects, %.1f MiB, done %.1f s '
+              'after mount (median)' % (bn[0][0], bn[0][2], mib(statistics.median(b[4] for b in bn)),
+                                        statistics.median(b[5] for b in bn) / 1000))
     pf = [r['prefetch'] for r in scen['cold+profile'] if r.get('prefetch')]
     if pf:
         print('boot profile prefetch (cold+profile): %d paths, %.1f MiB, done %.1f s after mount'
@@ -365,14 +459,14 @@ def report_boots(d, scen, img, xz):
     print('\n== 3. HTTP requests and bytes served by nginx (body bytes) ==')
     print('published: repository objects %.1f MiB (compressed); tree %.1f MiB of file '
           'content; xz ext4 image %.1f MiB' % (mib(objs), mib(tree), mib(os.path.getsize(xz))))
-    print('%-24s %-20s %-30s %-20s %-30s' % ('boot', 'requests to init', 'MiB to init (% objs)',
+    print('%-34s %-20s %-30s %-20s %-30s' % ('boot', 'requests to init', 'MiB to init (% objs)',
                                              'requests to login', 'MiB to login (% objs)'))
     for k in [k for k in res if k.startswith(('cold', 'warm'))]:
         r = res[k]
         if 'bytes_login' not in r:
             continue
         bi, bl = r.get('bytes_init'), r['bytes_login']
-        print('%-24s %-20s %-30s %-20s %-30s' % (
+        print('%-34s %-20s %-30s %-20s %-30s' % (
             k, fmt(r.get('reqs_init'), '', 0),
             '%s (%.1f%%)' % (fmt({x: mib(y) if x != 'runs' else y for x, y in bi.items()}, '',
                                  1), 100.0 * bi['median'] / objs) if bi else 'n/a',
@@ -382,6 +476,7 @@ def report_boots(d, scen, img, xz):
     print('download+boot moves %.1f MiB in 1 request (%.0f%% of the objects; %.0f%% of the '
           'tree\'s content)' % (mib(os.path.getsize(xz)), 100.0 * os.path.getsize(xz) / objs,
                                 100.0 * os.path.getsize(xz) / tree))
+    res['crossover'] = report_crossover(res, os.path.getsize(xz))
     res['published'] = {'repo_object_bytes': objs, 'tree_bytes': tree,
                         'xz_image_bytes': os.path.getsize(xz), 'ext4_image_bytes':
                         os.path.getsize(img)}

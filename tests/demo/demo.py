@@ -11,7 +11,9 @@ Steps (each re-used when its result exists):
   4. the boot profile: the first boot of 'bookworm' is recorded (objects the
      guest fetched, from nginx's access log, mapped back to repository paths
      through the catalogs of a host mount), written to /.cvmboot_profile and
-     published as tag 'bookworm-profiled', which the demo boots from then on;
+     published as tag 'bookworm-profiled'; the same objects, packed by
+     `cvmboot bundle` into a few bundles whose index is /.cvmboot_bundles, are
+     published as tag 'bookworm-bundled', which the demo boots from then on;
   5. QEMU (TCG) boots the image with a blank scratch disk; the console is shown
      until the serial login prompt, then the VM is powered off.
 
@@ -37,7 +39,10 @@ SUITE = 'bookworm'
 PASSWORD = 'cvmboot'
 TAG = 'bookworm'
 TAG_PROFILED = 'bookworm-profiled'
+TAG_BUNDLED = 'bookworm-bundled'
 PROFILE = '.cvmboot_profile'
+BUNDLES = '.cvmboot_bundles'	# index of the boot's objects in bundles (cvmboot bundle)
+OBJECTS = 'boot-objects.txt'	# objects the recording boot fetched, in order (in the work dir)
 OS_INIT_MARK = 'Welcome to '	# systemd's first console line: the OS's init runs
 LOGIN_MARK = 'login:'			# serial-getty@ttyS0: multi-user reached
 BOOT_TIMEOUT = 600
@@ -376,16 +381,19 @@ def serial_socket(vm, path):
 
 
 def ensure_repo(d, show=True):
-    """Tree, repository (both tags), nginx running. Returns the tag to boot."""
+    """Tree, repository (all three tags), nginx running. Returns the tag to boot:
+    TAG, then TAG_PROFILED (+ the boot profile recorded by booting TAG), then
+    TAG_BUNDLED (+ the recorded objects in bundles: cvmboot bundle)."""
     d.tree()
     tags = d.tags()
     if TAG not in tags:
-        prof = os.path.join(d.rootfs, PROFILE)
-        if os.path.exists(prof):
-            os.unlink(prof)
+        for f in (PROFILE, BUNDLES):
+            if os.path.exists(os.path.join(d.rootfs, f)):
+                os.unlink(os.path.join(d.rootfs, f))
         d.publish(TAG)
     d.serve()
-    if TAG_PROFILED not in d.tags():
+    objs = os.path.join(d.dir, OBJECTS)
+    if TAG_PROFILED not in d.tags() or (TAG_BUNDLED not in d.tags() and not os.path.exists(objs)):
         log('first boot of tag %s, recording the boot profile' % TAG)
         disk = d.new_disk('scratch-record.img')
         n0 = len(d.web.access_log())
@@ -398,11 +406,20 @@ def ensure_repo(d, show=True):
         if res['login_s'] is None:
             sys.exit('demo: the recording boot never reached the login prompt; console in %s'
                      % os.path.join(d.dir, 'record.log'))
-        paths, nobj, unmapped = record_profile(d, lines)
-        log('boot profile: %d paths from %d objects fetched (%d unmapped: catalogs)'
-            % (len(paths), nobj, unmapped))
-        d.publish(TAG_PROFILED)
-    return TAG_PROFILED
+        with open(objs + '.tmp', 'w') as f:
+            f.write(''.join(l.split()[1] + '\n' for l in lines if '/data/' in l))
+        os.rename(objs + '.tmp', objs)
+        if TAG_PROFILED not in d.tags():
+            paths, nobj, unmapped = record_profile(d, lines)
+            log('boot profile: %d paths from %d objects fetched (%d unmapped: catalogs)'
+                % (len(paths), nobj, unmapped))
+            d.publish(TAG_PROFILED)
+    if TAG_BUNDLED not in d.tags():
+        r = run([d.tool, 'bundle', '--repo', d.repo, '--objects', objs, '--out',
+                 os.path.join(d.rootfs, BUNDLES)])
+        log(r.stdout.strip())
+        d.publish(TAG_BUNDLED)
+    return TAG_BUNDLED
 
 
 def main():
@@ -446,7 +463,7 @@ def main():
             '(QEMU/TCG, from QEMU start); %d HTTP requests' %
             (res['init_s'], res['login_s'], res['reqs_login'] - n0))
         for l in res['console'].replace('\r', '').splitlines():
-            if l.startswith('cvmboot-demo:') or 'prefetched:' in l:
+            if l.startswith('cvmboot-demo:') or 'prefetched:' in l or 'bundles:' in l:
                 print(l.strip())
         log('powered off %s' % ('cleanly (logged in as root on ttyS0, ran poweroff)' if clean
                                 else '(killed: no clean power-off within 90 s)'))

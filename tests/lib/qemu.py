@@ -5,28 +5,34 @@ Network rule (DESIGN.md 9): QEMU user networking always has restrict=on and
 reaches host services only through per-connection guestfwd rules to
 127.0.0.1; with no network asked for, the VM gets `-nic none` (QEMU would
 otherwise add an unrestricted user network)."""
-import glob
 import os
 import subprocess
 import time
 
 
-def kernel_path():
-    ks = sorted(glob.glob('/boot/vmlinuz-*-cloud-amd64'))
-    assert ks, 'no Debian cloud kernel in /boot: run make deps'
-    return ks[-1]
+def kernel_release(build=None):
+    """The kernel release the build is for (boot/image.mk KVER, written to
+    BUILD/kernel-release: the 6.12 pinned in third_party/pins by default)."""
+    build = build or os.environ.get('CVMBOOT_BUILD') or os.path.join(
+        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'build')
+    p = os.path.join(build, 'kernel-release')
+    assert os.path.exists(p), 'no %s: run make' % p
+    with open(p) as f:
+        return f.read().strip()
+
+
+def kernel_path(build=None):
+    k = '/boot/vmlinuz-' + kernel_release(build)
+    assert os.path.exists(k), 'no %s: run make deps' % k
+    return k
 
 
 def image_kernel(build):
-    """The kernel and module archive `make image` uses: Debian's generic kernel
-    when installed (boot/image.mk IMAGE_KVER: smaller than the cloud kernel, and
-    it has e1000 and AHCI), else the cloud one. make check builds the archive."""
-    mods = sorted(f for f in os.listdir(build) if f.startswith('modules-') and
-                  f.endswith('.cpio.xz'))
-    generic = [f for f in mods if 'cloud' not in f]
-    assert mods, 'no %s/modules-KVER.cpio.xz: run make check' % build
-    m = (generic or mods)[-1]
-    return '/boot/vmlinuz-' + m[len('modules-'):-len('.cpio.xz')], os.path.join(build, m)
+    """The kernel and module archive `make image` uses (boot/image.mk
+    IMAGE_KVER, by default the build's KVER). make builds the archive."""
+    m = os.path.join(build, 'modules-%s.cpio.xz' % kernel_release(build))
+    assert os.path.exists(m), 'no %s: run make' % m
+    return kernel_path(build), m
 
 
 def user_net(forwards=(), net=None, host=None, dhcpstart=None, model='virtio-net-pci'):

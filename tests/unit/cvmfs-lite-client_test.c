@@ -68,7 +68,7 @@ static void put_obj(struct cvmfs_cache *k, const char *text, struct cvmfs_hash *
 	cvmfs_hash_buf(CVMFS_HASH_SHA1, text, strlen(text), h);
 	assert_int_equal(cvmfs_cache_txn_begin(k, &t), 0);
 	assert_int_equal(write(t.fd, text, strlen(text)), (ssize_t)strlen(text));
-	fd = cvmfs_cache_txn_commit(k, &t, h);
+	fd = cvmfs_cache_txn_commit(k, &t, h, false);
 	assert_true(fd >= 0);
 	close(fd);
 }
@@ -99,14 +99,14 @@ static void cache_lru_pins_restart(void **state)
 	}
 	assert_int_equal(cvmfs_cache_init(k, open_dir("c1"), 450), 0);
 	put_obj(k, big[0], &h[0]);
-	cvmfs_cache_pin(k, &h[0], 1);
+	cvmfs_cache_pin(k, &h[0], false, 1);
 	put_obj(k, big[1], &h[1]);
 	put_obj(k, big[2], &h[2]);	/* over 450: the oldest unpinned (1) goes */
-	assert_int_equal(cvmfs_cache_open(k, &h[1]), -ENOENT);
-	fd = cvmfs_cache_open(k, &h[0]);
+	assert_int_equal(cvmfs_cache_open(k, &h[1], false, CVMFS_SIZE_UNKNOWN), -ENOENT);
+	fd = cvmfs_cache_open(k, &h[0], false, CVMFS_SIZE_UNKNOWN);
 	assert_true(fd >= 0);
 	close(fd);
-	fd = cvmfs_cache_open(k, &h[2]);
+	fd = cvmfs_cache_open(k, &h[2], false, CVMFS_SIZE_UNKNOWN);
 	assert_true(fd >= 0);
 	{	/* stored as is, under <hex[0:2]>/<hex[2:]> */
 		char buf[300];
@@ -132,10 +132,10 @@ static void cache_lru_pins_restart(void **state)
 	assert_int_equal(cvmfs_cache_pins_load(k), 0);
 	put_obj(k, "x", &h[3]);
 	put_obj(k, big[1], &h[1]);	/* evicts 2 and x, never the pinned 0 */
-	fd = cvmfs_cache_open(k, &h[0]);
+	fd = cvmfs_cache_open(k, &h[0], false, CVMFS_SIZE_UNKNOWN);
 	assert_true(fd >= 0);
 	close(fd);
-	assert_int_equal(cvmfs_cache_open(k, &h[2]), -ENOENT);
+	assert_int_equal(cvmfs_cache_open(k, &h[2], false, CVMFS_SIZE_UNKNOWN), -ENOENT);
 	cvmfs_cache_fini(k);
 	free(k);
 }
@@ -300,6 +300,12 @@ static void catalog_queries(void **state)
 	free(ch);
 	assert_int_equal(cvmfs_catalog_nested(cat, "/n", &h), 0);
 	assert_int_equal(h.d[0], 0x01);
+	{	/* the child's size bounds its download */
+		uint64_t size = 0;
+
+		assert_int_equal(cvmfs_catalog_nested_size(cat, "/n", &h, &size), 0);
+		assert_int_equal(size, 1000);
+	}
 	assert_int_equal(cvmfs_catalog_nested(cat, "/m", &h), -ENOENT);
 	cvmfs_catalog_close(cat);
 	/* revision 2 (no mtimens column needed) opens; schema 2.4 does not */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "net/http.h"
@@ -223,8 +224,196 @@ static void oversized_head(void **state)
 	memset(in + strlen(in), 'a', n);
 	strcpy(in + 25 + n, "\r\n\r\n");
 	assert_int_equal(run(in, 0, &s, &r, &reuse, &m), -EPROTO);
-	assert_int_equal(r.why, NET_HTTP_WHY_HEADER);
+	assert_int_equal(r.why, NET_HTTP_WHY_LINE_LONG);
 	free(in);
+}
+
+/* A scripted hostile server: a prefix, then a unit repeated without end
+ * (up to `cap` bytes, then EOF, so that a client without limits fails the
+ * test instead of hanging it), one byte every gap_ms when gap_ms > 0. */
+struct script {
+	const char *prefix, *unit;
+	size_t sent, cap;
+	unsigned gap_ms;
+};
+
+static ssize_t script_read(void *arg, void *buf, size_t len, uint64_t dl)
+{
+	struct script *sc = arg;
+	size_t pl = strlen(sc->prefix), ul = strlen(sc->unit), n = 0;
+	char *out = buf;
+
+	if (sc->sent >= sc->cap)
+		return 0;
+	if (sc->gap_ms) {
+		uint64_t now = net_now_ms(), at = now + sc->gap_ms;
+		struct timespec ts;
+
+		if (at > dl)
+			at = dl;
+		ts.tv_sec = (at - now) / 1000;
+		ts.tv_nsec = (long)((at - now) % 1000) * 1000000;
+		nanosleep(&ts, NULL);
+		if (at == dl && now + sc->gap_ms > dl)
+			return -ETIMEDOUT;
+		len = 1;
+	}
+	while (n < len && sc->sent < sc->cap) {
+		out[n++] = sc->sent < pl ? sc->prefix[sc->sent] :
+			   ul ? sc->unit[(sc->sent - pl) % ul] : 'x';
+		sc->sent++;
+	}
+	return (ssize_t)n;
+}
+
+static ssize_t null_write(void *arg, const void *buf, size_t len, uint64_t dl)
+{
+	return (ssize_t)len;
+}
+
+static int run_script(struct script *sc, struct net_http_req *req, struct net_http_resp *r,
+		      struct sink *s)
+{
+	struct net_io io = { script_read, null_write, mem_close, sc };
+	struct net_http_head head;
+	bool reuse;
+
+	memset(r, 0, sizeof(*r));
+	memset(s, 0, sizeof(*s));
+	req->url = "http://h/x";
+	req->body = sink_body;
+	req->body_arg = s;
+	return net_http_exchange(&io, "/x", "h", "ua", req, &head, r, &reuse);
+}
+
+/* issue 13 case 11: an endless header line, endless headers, a huge head
+ * and endless 1xx responses are each refused early and named. */
+static void hostile_heads(void **state)
+{
+	static const struct {
+		const char *prefix, *unit;
+		enum net_http_why why;
+	} t[] = {
+		{ "HTTP/1.1 200 OK\r\nX-Endless: ", "a", NET_HTTP_WHY_LINE_LONG },
+		{ "HTTP/1.1 200 OK", " and on", NET_HTTP_WHY_LINE_LONG },
+		{ "HTTP/1.1 200 OK\r\n", "X-Many: v\r\n", NET_HTTP_WHY_HEADERS_MANY },
+		{ "HTTP/1.1 200 OK\r\n", "X-Long: "
+		  "0123456789012345678901234567890123456789012345678901234567890123456789"
+		  "0123456789012345678901234567890123456789012345678901234567890123456789"
+		  "0123456789012345678901234567890123456789012345678901234567890123456789"
+		  "0123456789012345678901234567890123456789012345678901234567890123456789"
+		  "\r\n", NET_HTTP_WHY_HEAD_BIG },
+		{ "", "HTTP/1.1 100 Continue\r\n\r\n", NET_HTTP_WHY_INTERIM },
+		{ "", "HTTP/1.1 102 Processing\r\nX-A: b\r\n\r\n", NET_HTTP_WHY_INTERIM },
+	};
+	struct sink s;
+	struct net_http_resp r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct script sc = { .prefix = t[i].prefix, .unit = t[i].unit, .cap = 4 << 20 };
+		struct net_http_req req = { 0 };
+		int rc = run_script(&sc, &req, &r, &s);
+
+		if (rc != -EPROTO || r.why != t[i].why || sc.sent > 64 * 1024)
+			fail_msg("case %zu: rc %d why %d (%s) after %zu bytes", i, rc, r.why,
+				 net_http_why_str(r.why), sc.sent);
+		assert_true(r.answered);
+		assert_int_equal(r.status, 0);
+	}
+	/* up to the caps is fine */
+	{
+		char in[2048] = "";
+		struct mem m;
+		bool reuse;
+
+		for (int i = 0; i < NET_HTTP_INTERIM_MAX; i++)
+			strcat(in, "HTTP/1.1 100 Continue\r\n\r\n");
+		strcat(in, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+		assert_int_equal(run(in, 0, &s, &r, &reuse, &m), 0);
+		assert_int_equal(s.len, 2);
+	}
+	{
+		size_t cap = 32 + NET_HTTP_HEADERS_MAX * 12 + 64;
+		char *in = malloc(cap);
+		struct mem m;
+		bool reuse;
+
+		strcpy(in, "HTTP/1.1 200 OK\r\n");
+		for (int i = 0; i < NET_HTTP_HEADERS_MAX - 1; i++)
+			strcat(in, "X-Many: v\r\n");
+		strcat(in, "Content-Length: 2\r\n\r\nok");
+		assert_int_equal(run(in, 0, &s, &r, &reuse, &m), 0);
+		assert_int_equal(s.len, 2);
+		free(in);
+	}
+	/* the pure parser has the same caps */
+	{
+		struct net_http_head h;
+		enum net_http_why why;
+		size_t cap = 32 + (NET_HTTP_HEADERS_MAX + 1) * 12 + 8;
+		char *in = malloc(cap);
+
+		strcpy(in, "HTTP/1.1 200 OK\r\n");
+		for (int i = 0; i < NET_HTTP_HEADERS_MAX + 1; i++)
+			strcat(in, "X-Many: v\r\n");
+		strcat(in, "\r\n");
+		assert_int_equal(net_http_head_parse(in, strlen(in), &h, &why), -EMSGSIZE);
+		assert_int_equal(why, NET_HTTP_WHY_HEADERS_MANY);
+		free(in);
+	}
+}
+
+/* issue 13 case 4: a body trickling above the low-speed floor meets the
+ * per-object deadline, derived from the size (Content-Length, or the
+ * caller's size_hint, which a lying Content-Length cannot extend) and
+ * min_rate, capped at max_ms. */
+static void object_deadline(void **state)
+{
+	static const struct {
+		const char *prefix;
+		uint64_t hint;
+		unsigned max_ms;
+	} t[] = {
+		/* 300 bytes at >= 1000 B/s: 2 windows (200 ms) + 300 ms */
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 300\r\n\r\n", 0, 60000 },
+		/* a lying Content-Length does not extend the caller's bound */
+		{ "HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n", 300, 60000 },
+		/* unknown size: max_ms */
+		{ "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n100000\r\n", 0, 500 },
+		/* endless 1xx, trickled: max_ms (before the head, the size is not known) */
+		{ "HTTP/1.1 100 Continue\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0, 500 },
+	};
+	struct sink s;
+	struct net_http_resp r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		/* 1 byte / 4 ms = 250 B/s: above the floor (10 B per 100 ms window) */
+		struct script sc = { .prefix = t[i].prefix, .unit = "", .cap = 1500, .gap_ms = 4 };
+		struct net_http_req req = { .low_speed_ms = 100, .low_speed_bytes = 10,
+					    .min_rate = 1000, .max_ms = t[i].max_ms,
+					    .size_hint = t[i].hint };
+		uint64_t t0 = net_now_ms(), took;
+		int rc = run_script(&sc, &req, &r, &s);
+
+		took = net_now_ms() - t0;
+		if (rc != -ETIMEDOUT || r.why != NET_HTTP_WHY_DEADLINE || took > 2000)
+			fail_msg("case %zu: rc %d why %d (%s) after %llu ms", i, rc, r.why,
+				 net_http_why_str(r.why), (unsigned long long)took);
+		assert_true(took >= 450);
+	}
+	/* the same bound, met */
+	{
+		struct script sc = { .prefix = "HTTP/1.1 200 OK\r\nContent-Length: 300\r\n\r\n",
+				     .unit = "", .cap = 300 + 40 };
+		struct net_http_req req = { .low_speed_ms = 100, .low_speed_bytes = 10,
+					    .min_rate = 1000, .max_ms = 60000 };
+
+		assert_int_equal(run_script(&sc, &req, &r, &s), 0);
+		assert_int_equal(s.len, 300);
+	}
 }
 
 static void transport_timeout(void **state)
@@ -303,6 +492,8 @@ int main(void)
 		cmocka_unit_test(rejects),
 		cmocka_unit_test(oversized_head),
 		cmocka_unit_test(transport_timeout),
+		cmocka_unit_test(hostile_heads),
+		cmocka_unit_test(object_deadline),
 		cmocka_unit_test(chunk_sizes),
 		cmocka_unit_test(urls),
 	};

@@ -1,0 +1,218 @@
+# SPDX-License-Identifier: MIT
+"""Boot-profile bundles: `cvmboot bundle` packs the objects a first mount
+fetched into a few bundle objects; a mount with --bundles fetches each in one
+GET and commits every object in it after checking its own hash. A damaged
+bundle or a lying index costs requests, never a wrong byte."""
+import os
+import random
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from cvmfsmount import Mount
+from cvmfsrepo import cvmboot_path, keygen, publish
+from servers import Nginx
+
+FQRN = 'bundle.cvmboot.org'
+INDEX = '.cvmboot_bundles'
+pytestmark = pytest.mark.skipif(not os.access('/dev/fuse', os.W_OK) or os.geteuid() != 0,
+                                reason='needs root and /dev/fuse')
+
+
+def contents():
+    rnd = random.Random(7)
+    files = {}
+    for i in range(24):	# text (compresses) and random bytes (does not)
+        files['usr/lib/lib%02d.so' % i] = (('symbol %d\n' % i) * (200 + 150 * i)).encode()
+        files['usr/share/blob%02d' % i] = bytes(rnd.getrandbits(8) for _ in range(3000 + 97 * i))
+    files['sw/big.dat'] = bytes(rnd.getrandbits(8) for _ in range(600 * 1024))	# chunked
+    files['sw/.cvmfscatalog'] = b''
+    files['sw/tool'] = b'nested catalog tool\n'
+    return files
+
+
+def wait_log(m, text, tries=300):
+    for _ in range(tries):
+        if text in m.log():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def profile(files):
+    return [p for p in sorted(files) if not p.endswith('.cvmfscatalog')]
+
+
+@pytest.fixture(scope='module')
+def repo(tmp_path_factory):
+    """Tag 'plain' (no bundles), then the objects a full read of it fetched,
+    bundled, and tag 'bundled' (the same tree plus the index)."""
+    base = tmp_path_factory.mktemp('bundle')
+    tree, repo = base / 'tree', base / 'repo'
+    files = contents()
+    for p, data in files.items():
+        os.makedirs(os.path.dirname(str(tree / p)), exist_ok=True)
+        (tree / p).write_bytes(data)
+    keys = keygen(FQRN, base / 'keys')
+    opts = dict(chunk_min=64 * 1024, chunk_avg=128 * 1024, chunk_max=256 * 1024)
+    publish(tree, repo, FQRN, keys, tag='plain', **opts)
+    with Nginx(str(repo)) as web:
+        with Mount(web.url, base / 'mnt', FQRN, keys['pub'], base / 'rec-cache',
+                   '--tag', 'plain') as m:
+            for p in profile(files):
+                with open(os.path.join(m.mnt, p), 'rb') as f:
+                    assert f.read() == files[p]
+        log = web.access_log()
+    objs = base / 'objects'
+    objs.write_text(''.join(l + '\n' for l in log))
+    r = subprocess.run([cvmboot_path(), 'bundle', '--repo', str(repo), '--objects', str(objs),
+                        '--out', str(tree / INDEX), '--first', '65536', '--max', '262144'],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    publish(tree, repo, FQRN, keys, tag='bundled', **opts)
+    index = (tree / INDEX).read_text()
+    yield {'base': base, 'tree': tree, 'repo': repo, 'keys': keys, 'files': files,
+           'index': index, 'opts': opts, 'nobj': sum(1 for l in log if '/data/' in l)}
+
+
+def bundle_lines(index):
+    return [l for l in index.splitlines() if l.startswith('bundle ')]
+
+
+def mount_bundled(r, web, tmp, name, *extra, tag='bundled'):
+    return Mount(web.url, tmp / ('mnt-' + name), FQRN, r['keys']['pub'], tmp / ('c-' + name),
+                 '--tag', tag, '--bundles', '/' + INDEX, '--timeout', '1000',
+                 '--retries', '0', *extra)
+
+
+def read_all(m, files):
+    for p in profile(files):
+        with open(os.path.join(m.mnt, p), 'rb') as f:
+            assert f.read() == files[p], p
+
+
+def test_bundle_index_format(repo):
+    idx = repo['index']
+    assert idx.startswith('# cvmboot bundles 1\n')
+    bl = bundle_lines(idx)
+    # 64 KiB first, doubling to 256 KiB: several bundles, the first one small
+    assert 3 <= len(bl) < repo['nobj']
+    sizes = [int(l.split()[2]) for l in bl]
+    assert sizes[0] < sizes[-2]
+    pieces = [l for l in idx.splitlines() if l and not l.startswith(('#', 'bundle '))]
+    assert len(pieces) == len(set(pieces))	# every object once
+    assert {p.split()[2] for p in pieces} == {'z'}	# the publisher compresses every object
+    for l in bl:
+        h = l.split()[1]
+        assert os.path.getsize(os.path.join(str(repo['repo']), 'data', h[:2], h[2:])) == \
+            int(l.split()[2])
+
+
+def test_bundles_replace_requests(repo, tmp_path):
+    with Nginx(str(repo['repo'])) as web:
+        with mount_bundled(repo, web, tmp_path, 'ok') as m:
+            assert wait_log(m, 'bundles:'), m.log()
+            nb = len(bundle_lines(repo['index']))
+            assert 'bundles: %d bundles (0 failed)' % nb in m.log(), m.log()
+            assert ' 0 bad,' in m.log()
+            log = web.access_log()
+            web.stop()		# from here on only what the bundles brought can answer
+            read_all(m, repo['files'])
+    data = [l for l in log if '/data/' in l]
+    # the catalogs of the mount, the index, one GET per bundle: far fewer than a file each
+    assert len(data) <= nb + 6, data
+    assert len(data) < repo['nobj'] / 2
+
+
+def corrupt_copy(repo, tmp, mutate):
+    """A copy of the repository whose first data bundle is changed by mutate(bytes)."""
+    dst = tmp / 'repo'
+    shutil.copytree(str(repo['repo']), str(dst))
+    h = bundle_lines(repo['index'])[1].split()[1]
+    p = os.path.join(str(dst), 'data', h[:2], h[2:])
+    data = bytearray(open(p, 'rb').read())
+    os.chmod(p, 0o644)
+    with open(p, 'wb') as f:
+        f.write(mutate(data))
+    return dst
+
+
+def test_damaged_bundle_costs_requests_not_bytes(repo, tmp_path):
+    def flip(d):
+        d[len(d) // 2] ^= 0xff
+        return bytes(d)
+    with Nginx(str(corrupt_copy(repo, tmp_path, flip))) as web:
+        with mount_bundled(repo, web, tmp_path, 'bad') as m:
+            assert wait_log(m, 'bundles:'), m.log()
+            assert 'failed its check; it is fetched on its own' in m.log()
+            assert 'bundles: %d bundles (1 failed)' % len(bundle_lines(repo['index'])) \
+                in m.log(), m.log()
+            read_all(m, repo['files'])	# the damaged object came on its own
+
+
+def test_truncated_bundle(repo, tmp_path):
+    with Nginx(str(corrupt_copy(repo, tmp_path, lambda d: bytes(d[:len(d) // 3])))) as web:
+        with mount_bundled(repo, web, tmp_path, 'short') as m:
+            assert wait_log(m, 'bundles:'), m.log()
+            assert '(1 failed)' in m.log(), m.log()
+            read_all(m, repo['files'])
+
+
+def republish_with_index(repo, tmp, text):
+    """Same tree, index replaced by text, published as tag 'edited' of a copy."""
+    tree, dst = tmp / 'tree', tmp / 'repo'
+    shutil.copytree(str(repo['tree']), str(tree))
+    shutil.copytree(str(repo['repo']), str(dst))
+    (tree / INDEX).write_text(text)
+    publish(tree, dst, FQRN, repo['keys'], tag='edited', **repo['opts'])
+    return dst
+
+
+def test_lying_index_never_serves_wrong_bytes(repo, tmp_path):
+    """A key holder's buggy index: pieces flagged uncompressed, and a length off
+    by one (every later cut misaligned). Files still read back exactly."""
+    out, n = [], 0
+    for l in repo['index'].splitlines():
+        f = l.split()
+        if len(f) == 3 and not l.startswith(('#', 'bundle ')):
+            n += 1
+            if n % 2:
+                f[2] = '-'
+            if n in (3, 4):	# the same bundle size, the cut between them moved
+                f[1] = str(int(f[1]) + (1 if n == 3 else -1))
+            l = ' '.join(f)
+        out.append(l)
+    dst = republish_with_index(repo, tmp_path, '\n'.join(out) + '\n')
+    with Nginx(str(dst)) as web:
+        with mount_bundled(repo, web, tmp_path, 'lie', tag='edited') as m:
+            assert wait_log(m, 'bundles:'), m.log()
+            read_all(m, repo['files'])
+
+
+def test_bad_index_is_logged_and_ignored(repo, tmp_path):
+    dst = republish_with_index(repo, tmp_path, '# cvmboot bundles 1\nbundle nothex 12\n')
+    with Nginx(str(dst)) as web:
+        with mount_bundled(repo, web, tmp_path, 'badidx', tag='edited') as m:
+            assert wait_log(m, 'bad index at line 2'), m.log()
+            read_all(m, repo['files'])
+
+
+def test_no_index_in_repository(repo, tmp_path):
+    with Nginx(str(repo['repo'])) as web:
+        with Mount(web.url, tmp_path / 'mnt', FQRN, repo['keys']['pub'], tmp_path / 'c',
+                   '--tag', 'plain', '--bundles', '/' + INDEX) as m:
+            assert wait_log(m, 'none in this repository'), m.log()
+            read_all(m, repo['files'])
+
+
+def test_bundle_verb_refuses_bad_input(repo, tmp_path):
+    lst = tmp_path / 'list'
+    lst.write_text('data/00/' + '0' * 38 + '\n')
+    r = subprocess.run([cvmboot_path(), 'bundle', '--repo', str(repo['repo']), '--objects',
+                        str(lst), '--out', str(tmp_path / 'idx')], capture_output=True, text=True)
+    assert r.returncode == 1 and 'data/00/' in r.stderr and not (tmp_path / 'idx').exists()
+    r = subprocess.run([cvmboot_path(), 'bundle', '--repo', str(tmp_path), '--objects',
+                        str(lst), '--out', str(tmp_path / 'idx')], capture_output=True, text=True)
+    assert r.returncode == 1 and 'not a published repository' in r.stderr
