@@ -21,7 +21,8 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* /mod1.ko, /mod2.ko, ... in dependency order (virtio_blk); none for NVMe. */
+/* /mod1.ko, /mod2.ko, ... in dependency order (the disk driver and ext4,
+ * unless the kernel builds them in). */
 static void load_modules(void)
 {
 	char path[32];

@@ -5,6 +5,7 @@ Network rule (DESIGN.md 9): QEMU user networking always has restrict=on and
 reaches host services only through per-connection guestfwd rules to
 127.0.0.1; with no network asked for, the VM gets `-nic none` (QEMU would
 otherwise add an unrestricted user network)."""
+import lzma
 import os
 import subprocess
 import time
@@ -33,6 +34,29 @@ def image_kernel(build):
     m = os.path.join(build, 'modules-%s.cpio.xz' % kernel_release(build))
     assert os.path.exists(m), 'no %s: run make' % m
     return kernel_path(build), m
+
+
+def module_files(kver, names):
+    """The module files that load names on kernel kver, dependencies first
+    (modprobe --show-depends); built-in ones are left out."""
+    out = []
+    for m in names:
+        r = subprocess.run(['modprobe', '--show-depends', '-S', kver, m], capture_output=True,
+                           text=True)
+        assert r.returncode == 0, 'module %s of %s: %s' % (m, kver, r.stderr)
+        for l in r.stdout.splitlines():
+            f = l.split()
+            if f and f[0] == 'insmod' and f[1] not in out:
+                out.append(f[1])
+    return out
+
+
+def copy_module(src, dst):
+    """Copies a module file, decompressing a .ko.xz (6.12's packaging): PID 1
+    and busybox insmod load plain ELF."""
+    with (lzma.open(src) if src.endswith('.xz') else open(src, 'rb')) as i, \
+            open(dst, 'wb') as o:
+        o.write(i.read())
 
 
 def user_net(forwards=(), net=None, host=None, dhcpstart=None, model='virtio-net-pci'):
