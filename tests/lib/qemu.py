@@ -11,29 +11,32 @@ import subprocess
 import time
 
 
-def kernel_release(build=None):
-    """The kernel release the build is for (boot/image.mk KVER, written to
-    BUILD/kernel-release: the 6.12 pinned in third_party/pins by default)."""
+def kernel_release(build=None, name='kernel-release'):
+    """The kernel release the build's initrd.img is for (boot/image.mk KVER,
+    written to BUILD/kernel-release: Debian's 6.12 cloud kernel pinned in
+    third_party/pins by default); name='image-kernel-release': the images'
+    (IMAGE_KVER, the generic 6.12)."""
     build = build or os.environ.get('CVMBOOT_BUILD') or os.path.join(
         os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'build')
-    p = os.path.join(build, 'kernel-release')
+    p = os.path.join(build, name)
     assert os.path.exists(p), 'no %s: run make' % p
     with open(p) as f:
         return f.read().strip()
 
 
-def kernel_path(build=None):
-    k = '/boot/vmlinuz-' + kernel_release(build)
+def kernel_path(build=None, name='kernel-release'):
+    k = '/boot/vmlinuz-' + kernel_release(build, name)
     assert os.path.exists(k), 'no %s: run make deps' % k
     return k
 
 
 def image_kernel(build):
     """The kernel and module archive `make image` uses (boot/image.mk
-    IMAGE_KVER, by default the build's KVER). make builds the archive."""
-    m = os.path.join(build, 'modules-%s.cpio.xz' % kernel_release(build))
-    assert os.path.exists(m), 'no %s: run make' % m
-    return kernel_path(build), m
+    IMAGE_KVER). make check builds the archive."""
+    rel = kernel_release(build, 'image-kernel-release')
+    m = os.path.join(build, 'modules-%s.cpio.xz' % rel)
+    assert os.path.exists(m), 'no %s: run make check' % m
+    return kernel_path(build, 'image-kernel-release'), m
 
 
 def module_files(kver, names):
