@@ -3,13 +3,19 @@
 # kernel-module subset (its own cpio, appended: the kernel unpacks
 # concatenated archives), the combined initrd, and later the ISO/disk images.
 
-# The kernel the images, the VM suite, demo and bench boot: Debian's 6.12
-# pinned in third_party/pins (FUSE passthrough; the release is the package
-# name's tail). KVER=6.1.0-57-amd64 (or any installed /lib/modules/<release>
-# with /boot/vmlinuz-<release>) builds everything for another one instead, e.g.
-# bookworm's own 6.1 (linux-image-amd64, linux-image-cloud-amd64).
-KVER_PINNED := $(patsubst linux-image-%,%,$(shell awk '$$4 == "deb" && $$1 == "kernel" {print $$2}' third_party/pins))
+# The kernels: Debian's 6.12, pinned in third_party/pins (FUSE passthrough;
+# the release is the package name's tail). KVER boots build/initrd.img (the
+# VM suite, demo, bench): the cloud flavour, which builds in ext4 and NVMe
+# and reaches PID 1 sooner under TCG. IMAGE_KVER is the images' kernel: the
+# generic flavour (e1000 and AHCI, QEMU's and VirtualBox's defaults). Any
+# installed release (/lib/modules/<release>, /boot/vmlinuz-<release>) can be
+# given instead, e.g. bookworm's 6.1: make KVER=6.1.0-57-cloud-amd64
+# IMAGE_KVER=6.1.0-57-amd64.
+pin_kver = $(patsubst linux-image-%,%,$(shell awk '$$4 == "deb" && $$1 == "$(1)" {print $$2}' third_party/pins))
+KVER_PINNED := $(call pin_kver,kernel-cloud)
+IMAGE_KVER_PINNED := $(call pin_kver,kernel)
 KVER ?= $(KVER_PINNED)
+IMAGE_KVER ?= $(IMAGE_KVER_PINNED)
 KMODS := $(shell grep -v '^\#' boot/kmods.list)
 
 # Module subset + its dependencies (modprobe --show-depends), indexed by
@@ -39,22 +45,23 @@ $(B)/modules-$(1).cpio.xz: $(B)/modules-$(1).cpio
 	@echo "  XZ      $$@"
 	$$(Q)xz -T1 --check=crc32 --x86 --lzma2=preset=9e -c $$< > $$@
 endef
-# The release the build is for, for the tests (tests/lib/qemu.py boots
+# The releases the build is for, for the tests (tests/lib/qemu.py boots
 # /boot/vmlinuz-<it> with modules-<it>.cpio.xz).
 $(B)/kernel-release: FORCE
 	@mkdir -p $(@D)
 	@echo '$(KVER)' | cmp -s - $@ || echo '$(KVER)' > $@
+$(B)/image-kernel-release: FORCE
+	@mkdir -p $(@D)
+	@echo '$(IMAGE_KVER)' | cmp -s - $@ || echo '$(IMAGE_KVER)' > $@
 
-# The images boot the same kernel (a generic one: it has the e1000 and AHCI
-# drivers that QEMU's and VirtualBox's defaults need). `make kernel` builds a
-# smaller one (make image KERNEL=build/kernel/vmlinuz).
-IMAGE_KVER ?= $(KVER)
+# `make kernel` builds a smaller one (make image KERNEL=build/kernel/vmlinuz).
 $(foreach k,$(sort $(KVER) $(IMAGE_KVER)),$(eval $(call kmod_rules,$(k))))
 KERNEL ?= /boot/vmlinuz-$(IMAGE_KVER)
 IMAGE_MODULES := $(if $(filter /boot/vmlinuz-$(IMAGE_KVER),$(KERNEL)),$(B)/modules-$(IMAGE_KVER).cpio.xz)
 
 # What the boot loader hands the kernel: core archive, then the modules.
-$(B)/initrd.img: $(B)/initramfs.cpio.xz $(B)/modules-$(KVER).cpio.xz $(B)/kernel-release
+$(B)/initrd.img: $(B)/initramfs.cpio.xz $(B)/modules-$(KVER).cpio.xz $(B)/kernel-release \
+		| $(B)/image-kernel-release
 	@echo "  INITRD  $@"
 	$(Q)cat $(filter %.xz,$^) > $@
 

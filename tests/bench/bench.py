@@ -108,25 +108,24 @@ def sizes(build):
 
 # ---------------------------------------------------------------- 2./3. boots
 def tiny_initramfs(d):
-    """A busybox initramfs for the traditional boot: load virtio, mount
-    /dev/vda (ext4 is built into the cloud kernel), switch_root to /sbin/init."""
-    out = os.path.join(d.dir, 'local-initrd.cpio')
+    """A busybox initramfs for the traditional boot: load virtio and ext4
+    (modules of the image's kernel unless built in), mount /dev/vda,
+    switch_root to /sbin/init."""
+    kver = qemu.kernel_release()
+    out = os.path.join(d.dir, 'local-initrd-%s.cpio' % kver)
     if os.path.exists(out):
         return out
-    kver = os.path.basename(qemu.kernel_path())[len('vmlinuz-'):]
     root = os.path.join(d.dir, 'local-initrd')
     shutil.rmtree(root, ignore_errors=True)
     for sub in ('bin', 'proc', 'dev', 'sys', 'newroot', 'lib/modules'):
         os.makedirs(os.path.join(root, sub))
     shutil.copy2('/bin/busybox', os.path.join(root, 'bin', 'busybox'))
     mods = []
-    for m in ('virtio_pci', 'virtio_blk'):
-        r = demo.run(['modprobe', '--show-depends', '-S', kver, m])
-        for l in r.stdout.splitlines():
-            f = l.split()
-            if f and f[0] == 'insmod' and os.path.basename(f[1]) not in mods:
-                shutil.copy2(f[1], os.path.join(root, 'lib/modules', os.path.basename(f[1])))
-                mods.append(os.path.basename(f[1]))
+    # crc32c: ext4's soft dependency, which --show-depends does not list
+    for ko in qemu.module_files(kver, ('virtio_pci', 'virtio_blk', 'crc32c_generic', 'ext4')):
+        name = os.path.basename(ko).replace('.ko.xz', '.ko')
+        qemu.copy_module(ko, os.path.join(root, 'lib/modules', name))
+        mods.append(name)
     init = '''#!/bin/busybox sh
 B=/bin/busybox
 $B mount -t proc proc /proc

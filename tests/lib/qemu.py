@@ -5,34 +5,61 @@ Network rule (DESIGN.md 9): QEMU user networking always has restrict=on and
 reaches host services only through per-connection guestfwd rules to
 127.0.0.1; with no network asked for, the VM gets `-nic none` (QEMU would
 otherwise add an unrestricted user network)."""
+import lzma
 import os
 import subprocess
 import time
 
 
-def kernel_release(build=None):
-    """The kernel release the build is for (boot/image.mk KVER, written to
-    BUILD/kernel-release: the 6.12 pinned in third_party/pins by default)."""
+def kernel_release(build=None, name='kernel-release'):
+    """The kernel release the build's initrd.img is for (boot/image.mk KVER,
+    written to BUILD/kernel-release: Debian's 6.12 cloud kernel pinned in
+    third_party/pins by default); name='image-kernel-release': the images'
+    (IMAGE_KVER, the generic 6.12)."""
     build = build or os.environ.get('CVMBOOT_BUILD') or os.path.join(
         os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'build')
-    p = os.path.join(build, 'kernel-release')
+    p = os.path.join(build, name)
     assert os.path.exists(p), 'no %s: run make' % p
     with open(p) as f:
         return f.read().strip()
 
 
-def kernel_path(build=None):
-    k = '/boot/vmlinuz-' + kernel_release(build)
+def kernel_path(build=None, name='kernel-release'):
+    k = '/boot/vmlinuz-' + kernel_release(build, name)
     assert os.path.exists(k), 'no %s: run make deps' % k
     return k
 
 
 def image_kernel(build):
     """The kernel and module archive `make image` uses (boot/image.mk
-    IMAGE_KVER, by default the build's KVER). make builds the archive."""
-    m = os.path.join(build, 'modules-%s.cpio.xz' % kernel_release(build))
-    assert os.path.exists(m), 'no %s: run make' % m
-    return kernel_path(build), m
+    IMAGE_KVER). make check builds the archive."""
+    rel = kernel_release(build, 'image-kernel-release')
+    m = os.path.join(build, 'modules-%s.cpio.xz' % rel)
+    assert os.path.exists(m), 'no %s: run make check' % m
+    return kernel_path(build, 'image-kernel-release'), m
+
+
+def module_files(kver, names):
+    """The module files that load names on kernel kver, dependencies first
+    (modprobe --show-depends); built-in ones are left out."""
+    out = []
+    for m in names:
+        r = subprocess.run(['modprobe', '--show-depends', '-S', kver, m], capture_output=True,
+                           text=True)
+        assert r.returncode == 0, 'module %s of %s: %s' % (m, kver, r.stderr)
+        for l in r.stdout.splitlines():
+            f = l.split()
+            if f and f[0] == 'insmod' and f[1] not in out:
+                out.append(f[1])
+    return out
+
+
+def copy_module(src, dst):
+    """Copies a module file, decompressing a .ko.xz (6.12's packaging): PID 1
+    and busybox insmod load plain ELF."""
+    with (lzma.open(src) if src.endswith('.xz') else open(src, 'rb')) as i, \
+            open(dst, 'wb') as o:
+        o.write(i.read())
 
 
 def user_net(forwards=(), net=None, host=None, dhcpstart=None, model='virtio-net-pci'):

@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: MIT
-"""VM layer: FUSE passthrough under the OS root. The default image kernel
-(Debian 6.12) offers it: PID 1's cvmfs-lite takes it at INIT, the test OS
-runs from overlayfs stacked on the passthrough FUSE mount, and a large file
-read through the overlay never reaches the daemon (its counters, from the
-magic xattr user.fuse_stats, read by a small static helper in the OS). On a
-kernel without passthrough (make KVER=6.1.0-57-amd64) the same boot shows
-the normal path: every read through the daemon.
+"""VM layer: FUSE passthrough under the OS root. The VM suite's kernel
+(Debian 6.12, third_party/pins) offers it: PID 1's cvmfs-lite takes it at
+INIT, the test OS runs from overlayfs stacked on the passthrough FUSE mount,
+and a large file read through the overlay never reaches the daemon (its
+counters, from the magic xattr user.fuse_stats, read by a small static
+helper in the OS). On a kernel without passthrough (make
+KVER=6.1.0-57-cloud-amd64) the same boot shows the normal path: every read
+through the daemon.
 
 Also prints the read times of that file: cold (fetched at OPEN), warm (in
 the cvmfs cache, page cache dropped) and hot (page cache)."""
