@@ -108,7 +108,8 @@ static int dir_try(struct run *r, int dirfd)
 
 	for (i = 0; i < BOOT_LEN(files); i++) {
 		mask = files[i].src == BOOT_SRC_OPENNEBULA ? BOOT_CTX_SRC_ONE :
-		       files[i].src == BOOT_SRC_AZURE ? BOOT_CTX_SRC_AZURE : BOOT_CTX_SRC_DRIVE;
+		       files[i].src == BOOT_SRC_AZURE ? BOOT_CTX_SRC_AZURE | BOOT_CTX_SRC_DRIVE :
+		       BOOT_CTX_SRC_DRIVE;
 		if (!(r->o->sources & mask))
 			continue;
 		if (files[i].src == BOOT_SRC_OPENNEBULA) {
