@@ -41,8 +41,6 @@ static const char usage_text[] =
 	"  --no-passthrough    the daemon serves every read (no FUSE passthrough)\n"
 	"  --allow-other --suid --foreground\n";
 
-static volatile sig_atomic_t got_signal;
-
 struct sigctx {
 	const char *mountpoint;
 	sigset_t set;
@@ -54,10 +52,8 @@ static void *sig_thread(void *arg)
 	struct sigctx *s = arg;
 	int sig;
 
-	if (sigwait(&s->set, &sig) == 0) {
-		got_signal = sig;
+	if (sigwait(&s->set, &sig) == 0)
 		cvmfs_fuse_unmount(s->mountpoint);
-	}
 	return NULL;
 }
 

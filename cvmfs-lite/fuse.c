@@ -713,12 +713,6 @@ int cvmfs_fuse_serve(struct cvmfs_fuse *f)
 }
 
 /* see fuse.h */
-void cvmfs_fuse_stop(struct cvmfs_fuse *f)
-{
-	f->stop = 1;
-}
-
-/* see fuse.h */
 void cvmfs_fuse_close(struct cvmfs_fuse *f)
 {
 	if (f->fd >= 0)

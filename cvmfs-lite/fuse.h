@@ -130,13 +130,10 @@ int cvmfs_fuse_mount(struct cvmfs_fuse *f, const char *mountpoint, const struct 
 		     const struct cvmfs_fuse_ops *ops, void *ctx);
 
 /* Serves requests with cfg.threads threads until the file system is
- * unmounted (or cvmfs_fuse_stop), then joins them and calls ops->destroy.
+ * unmounted, then joins them and calls ops->destroy.
  * Blocks. Returns 0 or -errno from /dev/fuse. */
 int cvmfs_fuse_serve(struct cvmfs_fuse *f);
 
-/* Asks the workers to stop after their current request (the kernel side
- * must still be unmounted to wake idle readers). Async-signal-safe. */
-void cvmfs_fuse_stop(struct cvmfs_fuse *f);
 
 /* Closes /dev/fuse (aborting the connection if still mounted; the kernel
  * then drops every backing file). */

@@ -16,36 +16,6 @@
 /* Seed data of the repository (tests/data), set by fuzz.mk. */
 #ifndef FUZZ_DATA
 #define FUZZ_DATA "tests/data"
-/* Splits the input at every "\n--8<--\n" into at most max parts; the
- * parts that are missing are empty. Returns the number found. */
-static inline size_t fuzz_split_n(const uint8_t *d, size_t n, const uint8_t **part,
-				  size_t *len, size_t max)
-{
-	size_t i = 0;
-
-	for (size_t j = 0; j < max; j++) {
-		part[j] = d + n;
-		len[j] = 0;
-	}
-	while (i < max) {
-		const uint8_t *b;
-		size_t bn;
-
-		if (i == max - 1) {
-			part[i] = d;
-			len[i++] = n;
-			break;
-		}
-		fuzz_split(d, n, &part[i], &len[i], &b, &bn);
-		i++;
-		if (b == d + n && bn == 0 && len[i - 1] == n)
-			break;
-		d = b;
-		n = bn;
-	}
-	return i;
-}
-
 #endif
 
 /* A NUL-terminated heap copy of the input (parsers that want C strings). */
