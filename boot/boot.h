@@ -57,7 +57,8 @@ struct boot_ctx {
 	struct net_http_client http;		/* contextualization requests */
 	struct tls_ctx tls;			/* CA bundle of the initramfs */
 	struct tls_https https;			/* HTTPS for http and for cvmfs-lite */
-	int have_tls;
+	int have_tls;				/* the CA bundle is loaded */
+	int tls_tried;				/* boot_tls_ready ran */
 	struct boot_context context;		/* first boot: where user-data came from */
 	struct boot_mount_plan plan;		/* which snapshot, and why */
 	struct boot_snapshot mounted;		/* what cvmfs-lite mounted */
@@ -106,11 +107,23 @@ int boot_stage_rebase(struct boot_ctx *ctx);
 int boot_stage_union(struct boot_ctx *ctx);
 int boot_stage_handover(struct boot_ctx *ctx);
 
+/* Loads the CA bundle of the initramfs (TLS_CA_PATH) and readies ctx->https,
+ * once: parsing it is skipped by boots that use no https:// URL. Returns 0
+ * or -errno (logged; later calls return -ENOPKG). */
+int boot_tls_ready(struct boot_ctx *ctx);
+
 /* Mounts every block device holding iso9660 or vfat read-only under
  * /run/ctx/N (config drives, NoCloud, OpenNebula context CDs) and fills fds
  * (BOOT_DRIVES_MAX) with their directories. Returns how many. */
 size_t boot_drives_mount(struct boot_ctx *ctx, int *fds);
 void boot_drives_unmount(int *fds, size_t n);
+
+/* What a block device's first sectors say it holds (read with pread):
+ * BOOT_DRIVE_ISO9660 ("CD001" at 32769), BOOT_DRIVE_VFAT (a FAT boot
+ * sector, guessed wide), or 0. Only candidates get their module loaded. */
+#define BOOT_DRIVE_ISO9660 1
+#define BOOT_DRIVE_VFAT 2
+int boot_drive_probe(int fd);
 
 /* After the scratch disk is mounted: the first boot saves its context to
  * context/, later boots apply the saved one. Returns 0 or -errno. */
