@@ -555,13 +555,17 @@ int cvmfs_cache_put_file(struct cvmfs_cache *k, const char *name, const void *bu
 		p += w;
 		len -= w;
 	}
-	if (fsync(t.fd) < 0 || renameat(k->txnfd, t.name, k->dirfd, name) < 0) {
+	/* The data first, then the name: a crash leaves the old file or the
+	 * new one, never a torn one. The rename itself need not be durable at
+	 * once (these files are a replay floor, crumbs and pins, each as good
+	 * as its previous version); the next journal commit carries it, and
+	 * PID 1 commits right after the mount anyway. One flush, not two. */
+	if (fdatasync(t.fd) < 0 || renameat(k->txnfd, t.name, k->dirfd, name) < 0) {
 		rc = -errno;
 		cvmfs_cache_txn_abort(k, &t);
 		return rc;
 	}
 	close(t.fd);
-	fsync(k->dirfd);
 	return 0;
 }
 
