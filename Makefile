@@ -35,10 +35,17 @@ T_LDFLAGS := -static -Wl,--gc-sections -Wl,--build-id=sha1 -Wl,-z,norelro \
 H_LDFLAGS :=
 
 MODULES := boot net tls cvmfs-lite cvmfs-pub blk aufs-setup
+# Archive order for the linker: a module before the modules it depends on
+# (its <mod>_DEPS). The one copy: build/init, build/cvmboot and the fuzz
+# targets all link in this order, so it is set before the includes.
+LINK_ORDER := boot cvmfs-pub cvmfs-lite tls net blk aufs-setup
+# Modules with host sources only (no <mod>_SRCS): never linked into build/init.
+HOST_ONLY := cvmfs-pub
 include third_party/third_party.mk
 include $(MODULES:%=%/module.mk)
 include linker/module.mk
 include boot/image.mk
+include boot/formats.mk
 include boot/kernel.mk
 include tests/module.mk
 include tests/fuzz/fuzz.mk
@@ -70,11 +77,6 @@ $(B)/h/%.o: %.c | $(TP_STAMP) $(TP_H_HEADERS)
 	@echo "  HOSTCC  $@"
 	$(Q)$(H_CC) $(H_CFLAGS) -c $< -o $@
 
-# Archive order for the linker: a module before the modules it depends on.
-LINK_ORDER := boot cvmfs-pub cvmfs-lite tls net blk aufs-setup
-# Modules with host sources only (no <mod>_SRCS): never linked into build/init.
-HOST_ONLY := cvmfs-pub
-
 $(B)/init.unstripped: Makefile $(B)/t/boot/main.o $(filter-out $(HOST_ONLY:%=$(B)/t/lib%.a),$(LINK_ORDER:%=$(B)/t/lib%.a)) $(TP_T_LIBS)
 	@echo "  LD      $@"
 	$(Q)$(T_CC) $(T_LDFLAGS) -Wl,-Map=$(B)/init.map -o $@ $(filter-out Makefile,$^) -lpthread
@@ -88,7 +90,12 @@ $(B)/cvmboot: $(B)/h/boot/tool.o $(LINK_ORDER:%=$(B)/h/lib%.a) $(TP_H_LIBS)
 	$(Q)$(H_CC) $(H_LDFLAGS) -o $@ $^ -lpthread -lm
 
 # The initramfs: /init plus what boot/ bakes in, packed by our own cpio writer.
-$(B)/initramfs.cpio: $(B)/cvmboot $(B)/init $(TLS_CA_DER)
+# Its mtimes are SOURCE_DATE_EPOCH (the last commit's time), so a new commit
+# repacks it even when no input file changed.
+$(B)/source-date-epoch: FORCE
+	@mkdir -p $(@D)
+	$(Q)echo '$(SOURCE_DATE_EPOCH)' | cmp -s - $@ || echo '$(SOURCE_DATE_EPOCH)' > $@
+$(B)/initramfs.cpio: $(B)/cvmboot $(B)/init $(TLS_CA_DER) $(B)/source-date-epoch
 	@echo "  CPIO    $@"
 	$(Q)$(B)/cvmboot mkinitramfs --init $(B)/init --file $(TLS_CA_DER):etc/cvmboot/ca.der -o $@
 # xz with a CRC32 check and the x86 BCJ filter, both of which the kernel's

@@ -188,21 +188,4 @@ int aufs_shutdown_cmd_parse(const char *verb, int *cmd);
  * the scratch file system ended read-only or unmounted, else -EBUSY (logged). */
 int aufs_shutdown_run(const struct aufs_shutdown_cfg *cfg, struct aufs_shutdown_stats *st);
 
-/* What PID 1 runs as `shutdown VERB` (argv[0] basename "shutdown"):
- * aufs_shutdown_run on /oldroot with a 10 s deadline, logging to /dev/kmsg,
- * then reboot(2) as the verb asks (kexec falls back to reboot if no image
- * is loaded). Never returns: PID 1 must not exit. */
-__attribute__((noreturn)) void aufs_shutdown_main(int argc, char **argv, aufs_stop_fn stop,
-						  void *stop_arg);
-
-/* ---- host tool verbs (aufs-setup/cli.c, build/cvmboot only) ----------- */
-
-/* Each returns the exit status (0 ok, 1 failure, 2 usage) and prints one
- * summary line; they need root and are meant for a private mount namespace. */
-int aufs_cli_stack(int argc, char **argv);		/* aufs-stack RO PATH RW ROOT */
-int aufs_cli_rebase(int argc, char **argv);		/* rebase NEWLOWER UPPER AUX */
-int aufs_cli_merge_accounts(int argc, char **argv);	/* merge-accounts UP LOCAL AUX */
-int aufs_cli_switch_root_test(int argc, char **argv);	/* chroot OLDROOT, switch, exec */
-int aufs_cli_shutdown_test(int argc, char **argv);	/* shutdown steps, no reboot */
-
 #endif

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "aufs-setup/aufs-setup.h"
+#include "aufs-setup/cli.h"
 
 static const char *stamp_now(char *buf, size_t len)
 {

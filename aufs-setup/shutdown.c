@@ -247,29 +247,3 @@ int aufs_shutdown_run(const struct aufs_shutdown_cfg *cfg, struct aufs_shutdown_
 	umount2(cfg->oldroot, MNT_DETACH);
 	return st->scratch_ro ? 0 : -EBUSY;
 }
-
-/* see aufs-setup.h */
-void aufs_shutdown_main(int argc, char **argv, aufs_stop_fn stop, void *stop_arg)
-{
-	struct aufs_shutdown_cfg cfg = { .oldroot = "/oldroot", .stop = stop,
-					 .stop_arg = stop_arg, .log_fd = -1 };
-	struct aufs_shutdown_stats st;
-	int cmd = RB_POWER_OFF;
-
-	cfg.log_fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
-	if (cfg.log_fd < 0)
-		cfg.log_fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
-	if (argc < 2 || aufs_shutdown_cmd_parse(argv[1], &cmd) < 0)
-		say(&cfg, "unknown verb '%s', powering off", argc < 2 ? "" : argv[1], 0);
-	cfg.deadline_ms = aufs_now_ms() + 10000;
-	aufs_shutdown_run(&cfg, &st);
-	sync();
-	reboot(cmd);
-	if (cmd == RB_KEXEC) {
-		say(&cfg, "kexec: %s, rebooting instead", "no image loaded", errno);
-		reboot(RB_AUTOBOOT);
-	}
-	say(&cfg, "reboot(2) refused%s; halted", "", errno);
-	for (;;)
-		pause();
-}

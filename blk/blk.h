@@ -202,10 +202,4 @@ int blk_part_add(struct blk_ctx *c, int fd, uint64_t len, uint32_t sector, uint6
 int blk_part_grow(struct blk_ctx *c, int fd, uint64_t len, uint32_t sector, unsigned partno,
 		  uint64_t *start, uint64_t *plen);
 
-/* Host tool verbs (build/cvmboot only): `cvmboot mkfs-scratch FILE-or-DEVICE
- * [--size BYTES]` and `cvmboot grow-scratch FILE-or-DEVICE`. Return the exit
- * status (0 ok, 1 error with the reason on stderr, 2 usage). */
-int blk_cli_mkfs_scratch(int argc, char **argv);
-int blk_cli_grow_scratch(int argc, char **argv);
-
 #endif

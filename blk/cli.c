@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <linux/loop.h>
 
+#include "blk/cli.h"
 #include "blk/internal.h"
 
 #define NODE_WAIT_MS 10000

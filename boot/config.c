@@ -34,6 +34,7 @@ static const struct key {
 	{ "cvmboot.net_timeout", ON_CMD, K_UINT, F(net_timeout_s) },
 	{ "cvmboot.context_timeout", ON_CMD, K_UINT, F(context_timeout_s) },
 	{ "cvmboot.context", ON_CMD, K_SRCS, F(context_sources) },
+	{ "cvmboot.geoapi", ON_CMD, K_FLAG, F(use_geoapi) },
 	/* user-data; the row index is the bit in ud_set */
 	{ "resize_rootfs", ON_UD, K_FLAG, F(resize_rootfs) },
 	{ "use_boothd", ON_UD, K_FLAG, F(use_boothd) },
@@ -56,7 +57,7 @@ static const struct key {
 #define UINT_MAXVAL 86400u	/* one day: any larger timeout is a typo */
 
 static const char *const src_names[] = {
-	"drive", "one", "gce", "ec2", "openstack", "cloudstack",
+	"drive", "one", "gce", "ec2", "openstack", "cloudstack", "vsphere", "azure",
 };
 
 /* see config.h */
@@ -82,6 +83,7 @@ void boot_cfg_init(struct boot_cfg *cfg)
 	cfg->net_timeout_s = 30;
 	cfg->context_timeout_s = 20;
 	cfg->context_sources = BOOT_CTX_SRC_ALL;
+	cfg->use_geoapi = 1;	/* μCernVM's CVMFS_USE_GEOAPI=yes */
 }
 
 /* see config.h */

@@ -56,7 +56,9 @@ enum {
 	BOOT_CTX_SRC_EC2 = 1 << 3,
 	BOOT_CTX_SRC_OPENSTACK = 1 << 4,
 	BOOT_CTX_SRC_CLOUDSTACK = 1 << 5,
-	BOOT_CTX_SRC_ALL = (1 << 6) - 1,
+	BOOT_CTX_SRC_VSPHERE = 1 << 6,	/* guestinfo through the VMware backdoor */
+	BOOT_CTX_SRC_AZURE = 1 << 7,	/* ovf-env.xml on the CD, ready report */
+	BOOT_CTX_SRC_ALL = (1 << 8) - 1,
 };
 
 /* Repository keys one source may set ("" = not set by that source). */
@@ -82,7 +84,8 @@ struct boot_cfg {
 	enum boot_cfg_on_error on_error;	/* cvmboot.on_error */
 	unsigned net_timeout_s;		/* cvmboot.net_timeout, default 30 */
 	unsigned context_timeout_s;	/* cvmboot.context_timeout, default 20 */
-	unsigned context_sources;	/* cvmboot.context=drive,one,gce,ec2,openstack,cloudstack|none */
+	int use_geoapi;			/* cvmboot.geoapi: order servers by Geo-API (default 1) */
+	unsigned context_sources;	/* cvmboot.context=drive,one,gce,ec2,openstack,cloudstack,vsphere,azure|none */
 
 	/* user-data ([ucernvm-begin] section) */
 	struct boot_cfg_repo_keys ud;	/* cvmfs_server cvmfs_cdn cvmfs_branch cvmfs_http_proxy

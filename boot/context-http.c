@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* boot/context-http.c: the boot_fetch_fn of the context sources, backed by
- * net/http.h (GET) and a one-shot PUT for the EC2 IMDSv2 token. */
+ * net/http.h (GET), a one-shot PUT for the EC2 IMDSv2 token and a one-shot
+ * POST for Azure's health report. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,17 +32,17 @@ static unsigned left_ms(uint64_t deadline)
 	return deadline > now + 1 ? (unsigned)(deadline - now) : 1;
 }
 
-static int put_send(const struct net_io *io, const struct net_url *u,
-		    const char *const *hdrs, uint64_t dl)
+static int put_send(const struct net_io *io, const struct net_url *u, const char *method,
+		    const char *const *hdrs, const char *body, size_t blen, uint64_t dl)
 {
 	char req[1024];
 	size_t n, len;
 	ssize_t w;
 	int rc;
 
-	rc = snprintf(req, sizeof(req), "PUT %s HTTP/1.1\r\nHost: %s%s%.0u\r\n"
-		      "Content-Length: 0\r\nConnection: close\r\n", u->path, u->host,
-		      u->port ? ":" : "", u->port);
+	rc = snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: %s%s%.0u\r\n"
+		      "Content-Length: %zu\r\nConnection: close\r\n", method, u->path, u->host,
+		      u->port ? ":" : "", u->port, blen);
 	for (; hdrs && *hdrs && rc > 0 && (size_t)rc < sizeof(req); hdrs++)
 		rc += snprintf(req + rc, sizeof(req) - (size_t)rc, "%s\r\n", *hdrs);
 	if (rc < 0 || (size_t)rc + 3 > sizeof(req))
@@ -50,6 +51,9 @@ static int put_send(const struct net_io *io, const struct net_url *u,
 	len = (size_t)rc + 2;
 	for (n = 0; n < len; n += (size_t)w)
 		if ((w = io->write(io->arg, req + n, len - n, dl)) < 0)
+			return (int)w;
+	for (n = 0; n < blen; n += (size_t)w)
+		if ((w = io->write(io->arg, body + n, blen - n, dl)) < 0)
 			return (int)w;
 	return 0;
 }
@@ -93,7 +97,8 @@ static int put_recv(const struct net_io *io, char *rsp, size_t cap, struct sink 
 
 /* net_http_get speaks only GET; the token request is one small PUT with an
  * empty body, on its own connection ("Connection: close"). */
-static int put_once(const char *url, const char *const *hdrs, struct sink *s, uint64_t dl)
+static int put_once(const char *method, const char *url, const char *const *hdrs,
+		    const char *body, size_t blen, struct sink *s, uint64_t dl)
 {
 	struct net_url u;
 	struct net_io io;
@@ -104,7 +109,7 @@ static int put_once(const char *url, const char *const *hdrs, struct sink *s, ui
 		return -EINVAL;
 	if ((rc = net_tcp_open(u.host, u.port ? u.port : 80, dl, &io)) < 0)
 		return rc;
-	rc = put_send(&io, &u, hdrs, dl);
+	rc = put_send(&io, &u, method, hdrs, body, blen, dl);
 	if (rc == 0)
 		rc = put_recv(&io, rsp, sizeof(rsp), s, dl);
 	explicit_bzero(rsp, sizeof(rsp));
@@ -133,9 +138,25 @@ int boot_context_http_fetch(void *arg, const char *method, const char *url,
 
 	*len = 0;
 	if (strcmp(method, "PUT") == 0)
-		rc = put_once(url, headers, &s, deadline_ms);
+		rc = put_once("PUT", url, headers, NULL, 0, &s, deadline_ms);
 	else if ((rc = net_http_get(arg, &req, &resp)) == 0)
 		rc = resp.status;
+	if (rc >= 200 && rc <= 299)
+		*len = s.len;
+	return rc;
+}
+
+/* see context.h */
+int boot_context_http_post(void *arg, const char *url, const char *const *headers,
+			   const char *body, size_t blen, char *buf, size_t cap, size_t *len,
+			   uint64_t deadline_ms)
+{
+	struct sink s = { buf, cap, 0 };
+	int rc;
+
+	(void)arg;
+	*len = 0;
+	rc = put_once("POST", url, headers, body, blen, &s, deadline_ms);
 	if (rc >= 200 && rc <= 299)
 		*len = s.len;
 	return rc;

@@ -14,7 +14,7 @@
 
 static const char *const src_names[] = {
 	"none", "config-drive", "nocloud", "opennebula", "vsphere", "azure",
-	"gce", "ec2", "openstack", "cloudstack", "saved",
+	"gce", "ec2", "openstack", "cloudstack", "saved", "vsphere-guestinfo",
 };
 
 /* see context.h */
@@ -99,6 +99,7 @@ static int dir_try(struct run *r, int dirfd)
 		{ "context.sh", BOOT_SRC_OPENNEBULA },
 		{ "user-data.txt", BOOT_SRC_VSPHERE },
 		{ "CustomData.bin", BOOT_SRC_AZURE },
+		{ "ovf-env.xml", BOOT_SRC_AZURE },
 	};
 	unsigned mask;
 	size_t i;
@@ -106,7 +107,8 @@ static int dir_try(struct run *r, int dirfd)
 	int rc;
 
 	for (i = 0; i < BOOT_LEN(files); i++) {
-		mask = files[i].src == BOOT_SRC_OPENNEBULA ? BOOT_CTX_SRC_ONE : BOOT_CTX_SRC_DRIVE;
+		mask = files[i].src == BOOT_SRC_OPENNEBULA ? BOOT_CTX_SRC_ONE :
+		       files[i].src == BOOT_SRC_AZURE ? BOOT_CTX_SRC_AZURE : BOOT_CTX_SRC_DRIVE;
 		if (!(r->o->sources & mask))
 			continue;
 		if (files[i].src == BOOT_SRC_OPENNEBULA) {
@@ -124,8 +126,37 @@ static int dir_try(struct run *r, int dirfd)
 				     boot_ctx_src_str(files[i].src), files[i].file, strerror((int)-n));
 			continue;
 		}
+		if (strcmp(files[i].file, "ovf-env.xml") == 0) {
+			n = boot_azure_ovf_parse(r->ctx->data, (size_t)n, r->ctx->cap);
+			if (n < 0) {
+				boot_cfg_say(r->o->log, r->o->log_arg, "azure: ovf-env.xml is not "
+					     "Azure's provisioning document or its CustomData "
+					     "is not base64; ignored");
+				continue;
+			}
+		}
 		return found(r, files[i].src, files[i].file, (size_t)n);
 	}
+	return 0;
+}
+
+static int guestinfo(struct run *r)
+{
+	ssize_t n;
+	uint64_t now = boot_now_ms();
+
+	if (now >= r->deadline)
+		return -ETIMEDOUT;
+	n = r->o->guestinfo(r->ctx->data, r->ctx->cap, r->o->work, r->o->wcap,
+			    (unsigned)(r->deadline - now < 3000 ? r->deadline - now : 3000),
+			    r->o->log, r->o->log_arg);
+	if (n == -EMSGSIZE || n == -ENOSPC)
+		return too_big(r, BOOT_SRC_GUESTINFO, "guestinfo.userdata");
+	if (n >= 0)
+		return found(r, BOOT_SRC_GUESTINFO, "guestinfo.userdata", (size_t)n);
+	if (n != -ENOENT)
+		boot_cfg_say(r->o->log, r->o->log_arg, "vsphere: guestinfo.userdata: %s; "
+			     "skipped", strerror((int)-n));
 	return 0;
 }
 
@@ -289,6 +320,8 @@ int boot_context_run(const struct boot_context_opts *o, uint64_t deadline_ms,
 	ctx->where[0] = '\0';
 	for (i = 0; rc == 0 && i < o->ndirs; i++)
 		rc = dir_try(&r, o->dirfds[i]);
+	if (rc == 0 && o->guestinfo && (o->sources & BOOT_CTX_SRC_VSPHERE))
+		rc = guestinfo(&r);
 	if (rc == 0 && o->fetch)
 		rc = metadata(&r);
 	if (rc > 0)

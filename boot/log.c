@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <link.h>
 
@@ -52,7 +53,14 @@ void boot_log(struct boot_ctx *ctx, const char *stage, const char *fmt, ...)
 	if (n > (int)sizeof(line) - 2)
 		n = (int)sizeof(line) - 2;
 	line[n++] = '\n';
-	log_write(ctx && ctx->console_fd >= 0 ? ctx->console_fd : 2, line, (size_t)n);
+	if (ctx && ctx->nconsoles > 0) {
+		size_t i;
+
+		for (i = 0; i < ctx->nconsoles; i++)
+			log_write(ctx->console_fds[i], line, (size_t)n);
+	} else {
+		log_write(ctx && ctx->console_fd >= 0 ? ctx->console_fd : 2, line, (size_t)n);
+	}
 	if (ctx && ctx->loglen + (size_t)n <= sizeof(ctx->logbuf)) {
 		memcpy(ctx->logbuf + ctx->loglen, line, (size_t)n);
 		ctx->loglen += (size_t)n;
@@ -60,14 +68,86 @@ void boot_log(struct boot_ctx *ctx, const char *stage, const char *fmt, ...)
 }
 
 /* see boot.h */
+size_t boot_consoles_parse(const char *text, size_t len,
+			   char names[][BOOT_CONSOLE_NAME_MAX], size_t max)
+{
+	const char *p = text, *end = text + len;
+	size_t n = 0, i;
+
+	/* Each line: "NAME  -W- (EC p a)  4:64": the name, then the R/W/U flags. */
+	while (p < end && n < max) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *nm = p, *fl;
+		size_t nlen;
+
+		if (!eol)
+			eol = end;
+		while (nm < eol && *nm == ' ')
+			nm++;
+		for (fl = nm; fl < eol && *fl != ' '; fl++)
+			;
+		nlen = (size_t)(fl - nm);
+		while (fl < eol && *fl == ' ')
+			fl++;
+		p = eol + 1;
+		/* A name with '/' or ".." would leave /dev; flags are 3 characters. */
+		if (nlen == 0 || nlen >= BOOT_CONSOLE_NAME_MAX || eol - fl < 3 || fl[1] != 'W' ||
+		    memchr(nm, '/', nlen) || (nlen <= 2 && nm[0] == '.'))
+			continue;
+		for (i = 0; i < n && (strlen(names[i]) != nlen || memcmp(names[i], nm, nlen)); i++)
+			;
+		if (i < n)
+			continue;
+		memcpy(names[n], nm, nlen);
+		names[n++][nlen] = '\0';
+	}
+	return n;
+}
+
+/* see boot.h */
 int boot_log_open(struct boot_ctx *ctx)
 {
-	int fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+	char names[BOOT_CONSOLES_MAX][BOOT_CONSOLE_NAME_MAX], text[1024], dev[48];
+	dev_t seen[BOOT_CONSOLES_MAX];
+	size_t n = 0, i, j;
+	ssize_t len = -1;
+	int fd;
 
+	fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	ctx->console_fd = fd;
-	return 0;
+	fd = open("/proc/consoles", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		len = read(fd, text, sizeof(text) - 1);
+		close(fd);
+	}
+	if (len > 0)
+		n = boot_consoles_parse(text, (size_t)len, names, BOOT_CONSOLES_MAX);
+	for (i = 0; i < n && ctx->nconsoles < BOOT_CONSOLES_MAX; i++) {
+		struct stat st;
+
+		snprintf(dev, sizeof(dev), "/dev/%s", names[i]);
+		/* O_NONBLOCK: a serial line with flow control held off must not stop
+		 * PID 1 at open (no carrier); writes are then plain blocking ones. */
+		fd = open(dev, O_WRONLY | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+		if (fd < 0)
+			continue;
+		if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode)) {
+			close(fd);
+			continue;
+		}
+		for (j = 0; j < ctx->nconsoles && seen[j] != st.st_rdev; j++)
+			;
+		if (j < ctx->nconsoles) {
+			close(fd);
+			continue;
+		}
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+		seen[ctx->nconsoles] = st.st_rdev;
+		ctx->console_fds[ctx->nconsoles++] = fd;
+	}
+	return (int)ctx->nconsoles;
 }
 
 /* see boot.h */

@@ -8,7 +8,6 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 
-#include "aufs-setup/aufs-setup.h"
 #include "boot/boot.h"
 #include "boot/kmod.h"
 
@@ -78,6 +77,9 @@ static const struct boot_stage {
 	{ "context", boot_stage_context, "read user-data", NULL },
 	{ "disk", boot_stage_disk, "prepare the scratch disk",
 	  "attach a blank disk of at least 64 MiB; disks holding data are never touched" },
+	{ "context-disk", boot_stage_context_disk, "keep the user-data on the scratch disk",
+	  "see the lines above; the scratch file system may be full or damaged" },
+	{ "kexec", boot_stage_kexec, "apply the boot-loader update", NULL },
 	{ "cvmfs", boot_stage_cvmfs, "mount the OS repository",
 	  "check cvmfs_url/cvmfs_server, cvmfs_proxy and the repository key; the server "
 	  "must be reachable from the VM" },
@@ -85,6 +87,7 @@ static const struct boot_stage {
 	  "see aux/rebase-*.log on the scratch disk" },
 	{ "union", boot_stage_union, "mount the overlay root",
 	  "the kernel needs overlayfs (module overlay)" },
+	{ "extra", boot_stage_extra, "unpack the extra context", NULL },
 	{ "hand-over", boot_stage_handover, "start the OS's init",
 	  "init=PATH names another init of the OS" },
 };
@@ -98,7 +101,7 @@ int main(int argc, char **argv)
 
 	/* systemd's return-to-initramfs runs /run/initramfs/shutdown VERB. */
 	if (strcmp(base ? base + 1 : argv[0], "shutdown") == 0)
-		aufs_shutdown_main(argc, argv, NULL, NULL);
+		boot_shutdown(argc, argv);
 	ctx.console_fd = ctx.auxfd = ctx.ctxdirfd = ctx.ulogsfd = -1;
 	ctx.argv0 = argv[0];
 	net_http_client_init(&ctx.http, "cvmboot/" CVMBOOT_VERSION);

@@ -240,6 +240,9 @@ int boot_stage_cvmfs(struct boot_ctx *ctx)
 	rc = boot_cfg_repo_resolve(&ctx->cfg, &ctx->defaults, &ctx->repo, boot_log_cb, ctx);
 	if (rc < 0)
 		return rc;
+	if (ctx->cfg.use_geoapi && ctx->lease.source != NET_SRC_NONE)
+		boot_geo_order(&ctx->repo, boot_context_http_fetch, &ctx->http,
+			       boot_now_ms() + BOOT_GEO_MS, boot_log_cb, ctx);
 	have_pin = boot_snapshot_read(ctx->auxfd, &pinned) == 0;
 	have_force = boot_force_tag_read(ctx->auxfd, force, sizeof(force)) == 0;
 	boot_snapshot_plan(have_pin ? &pinned : NULL, have_force ? force : NULL, ctx->cfg.ud.tag,

@@ -124,5 +124,5 @@ int boot_stage_disk(struct boot_ctx *ctx)
 	if (ctx->auxfd < 0)
 		return -errno;
 	ctx->ulogsfd = open(BOOT_ROOT_RW "/ulogs", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	return boot_context_after_mount(ctx);
+	return 0;
 }

@@ -61,12 +61,29 @@ static void inject(struct boot_ctx *ctx)
 		munmap(work, INJECT_WORK);
 }
 
+/* /.cvmfs_pids, resolved inside the new root and never through a link (an
+ * injected or OS-made symlink, fifo or device there is replaced). */
 static void write_pids(struct boot_ctx *ctx)
 {
-	FILE *f = fopen(BOOT_ROOT "/.cvmfs_pids", "we");
+	static const char name[] = ".cvmfs_pids";
+	char line[24];
+	int rootfd = open(BOOT_ROOT, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd, n, rc;
 
-	if (!f || fprintf(f, "%d\n", (int)ctx->cvmfs_pid) < 0 || fclose(f) != 0)
-		boot_log(ctx, "hand-over", "cannot write /.cvmfs_pids: %s", strerror(errno));
+	n = snprintf(line, sizeof(line), "%d\n", (int)ctx->cvmfs_pid);
+	fd = rootfd < 0 ? -errno : boot_root_open(rootfd, name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd == -ELOOP || fd == -ENXIO || fd == -EPERM) {
+		boot_log(ctx, "hand-over", "/%s was not a regular file (%s); replaced", name,
+			 strerror(-fd));
+		unlinkat(rootfd, name, 0);
+		fd = boot_root_open(rootfd, name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	}
+	rc = fd < 0 ? fd : write(fd, line, (size_t)n) == n ? 0 : -EIO;
+	if (fd >= 0 && close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc < 0)
+		boot_log(ctx, "hand-over", "cannot write /%s: %s", name, strerror(-rc));
+	if (rootfd >= 0)
+		close(rootfd);
 }
 
 /* Runs the OS's /.ucernvm_bootstrap with the OS's own /bin/sh, chrooted
@@ -133,10 +150,13 @@ int boot_stage_handover(struct boot_ctx *ctx)
 	char init[BOOT_CFG_PATH_MAX];
 	int rc;
 
-	inject(ctx);
-	write_pids(ctx);
+	/* /run is the tmpfs the union stage mounted: fill it before the
+	 * injection can plant a symlink in it (aufs_initramfs_prepare follows
+	 * paths). */
 	if (aufs_initramfs_prepare(BOOT_ROOT "/run", NULL) < 0)
 		boot_log(ctx, "hand-over", "no /run/initramfs: shutdown will not unwind the stack");
+	inject(ctx);
+	write_pids(ctx);
 	bootstrap(ctx);
 	if ((rc = aufs_init_path(ctx->cmdline, init, sizeof(init))) < 0)
 		return rc;

@@ -21,18 +21,22 @@ static const char *ip_arg(const char *cmdline, char *buf, size_t cap)
 }
 
 /* OpenNebula: context.sh on a context CD configures eth0 statically, on
- * every boot (its ETH<n>_* variables are parsed as data, never run). */
+ * every boot (its ETH<n>_* variables are parsed as data, never run). The
+ * variables are copied into v, so the drives are unmounted before returning. */
 static size_t one_context(struct boot_ctx *ctx, struct boot_shvars *v, struct net_kv *kv)
 {
 	char file[32 * 1024];
-	size_t i;
+	int fds[BOOT_DRIVES_MAX];
+	size_t i, n = boot_drives_mount(ctx, "net", fds), nkv = 0;
 
-	for (i = 0; i < ctx->ndrives; i++)
-		if (boot_context_one_read(ctx->drive_fds[i], v, file, sizeof(file)) == 0) {
+	for (i = 0; i < n; i++)
+		if (boot_context_one_read(fds[i], v, file, sizeof(file)) == 0) {
 			boot_log(ctx, "net", "OpenNebula context found");
-			return boot_context_one_net(v, kv, BOOT_NETKV_MAX);
+			nkv = boot_context_one_net(v, kv, BOOT_NETKV_MAX);
+			break;
 		}
-	return 0;
+	boot_drives_unmount(fds, n);
+	return nkv;
 }
 
 /* see boot.h */
@@ -83,7 +87,6 @@ int boot_stage_net(struct boot_ctx *ctx)
 
 	memset(&nc, 0, sizeof(nc));
 	nc.ip_arg = ip_arg(ctx->cmdline, ip, sizeof(ip));
-	ctx->ndrives = boot_drives_mount(ctx, ctx->drive_fds);
 	nc.ctx = kv;
 	nc.nctx = one_context(ctx, &v, kv);
 	rc = net_up(&nc, t0 + (uint64_t)secs * 1000, l);

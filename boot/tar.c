@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* boot/tar.c: a small tar reader for cernvm_inject: checks every member
- * first, then unpacks into a root directory without ever following a link. */
+ * first, then unpacks into a root directory without ever following a link;
+ * and boot_root_open, PID 1's way to write a file in the new root. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/openat2.h>
 
 #include "boot/context.h"
 
@@ -188,23 +191,97 @@ static int name_clean(char *n)
 }
 
 /* A relative symlink target must stay below the root, seen from the depth
- * of the directory holding the link. */
+ * of the directory holding the link. Only leading ".." components may climb:
+ * they go up through the link's own parents, which the extraction made or
+ * found as real directories (never symlinks, O_NOFOLLOW). A ".." after any
+ * other component climbs out of whatever that component is, and it may be a
+ * symlink (`y -> .`, then `x -> y/../etc/shadow` leaves the root when the
+ * new root is resolved from the initramfs): refused. */
 static int target_escapes(const char *t, int depth)
 {
+	int down = 0;
+
 	while (*t) {
 		size_t l = strcspn(t, "/");
 
 		if (l == 2 && t[0] == '.' && t[1] == '.') {
-			if (--depth < 0)
+			if (down || --depth < 0)
 				return 1;
 		} else if (l && !(l == 1 && t[0] == '.')) {
-			depth++;
+			down = 1;
 		}
 		t += l;
 		while (*t == '/')
 			t++;
 	}
 	return 0;
+}
+
+/* Opens every directory of rel below rootfd with O_NOFOLLOW (the fallback
+ * of boot_root_open on kernels without openat2). */
+static int walk_nofollow(int rootfd, const char *rel, int flags, mode_t mode)
+{
+	char comp[256];
+	const char *p = rel;
+	int fd = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), nfd;
+
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		size_t l;
+
+		while (*p == '/')
+			p++;
+		l = strcspn(p, "/");
+		if (l >= sizeof(comp) || (l == 2 && p[0] == '.' && p[1] == '.')) {
+			close(fd);
+			return l >= sizeof(comp) ? -ENAMETOOLONG : -EPERM;
+		}
+		memcpy(comp, p, l);
+		comp[l] = '\0';
+		p += l;
+		while (*p == '/')
+			p++;
+		if (!*p) {
+			nfd = openat(fd, l ? comp : ".", flags | O_NOFOLLOW, mode);
+			nfd = nfd < 0 ? -errno : nfd;
+			close(fd);
+			return nfd;
+		}
+		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(fd);
+		if (nfd < 0)
+			return -errno;
+		fd = nfd;
+	}
+}
+
+/* see context.h */
+int boot_root_open(int rootfd, const char *rel, int flags, mode_t mode)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC),
+		.mode = flags & O_CREAT ? mode : 0,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	struct stat st;
+	long fd = syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
+	int rc;
+
+	if (fd < 0 && (errno == ENOSYS || errno == E2BIG))
+		fd = walk_nofollow(rootfd, rel, flags | O_NONBLOCK | O_CLOEXEC, mode);
+	else if (fd < 0)
+		fd = -errno;
+	if (fd < 0)
+		return (int)fd;
+	/* O_NONBLOCK: a fifo there must not hang PID 1; and no device either. */
+	if (fstat((int)fd, &st) < 0 || (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) ||
+	    fcntl((int)fd, F_SETFL, fcntl((int)fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		rc = fstat((int)fd, &st) < 0 ? -errno : -EPERM;
+		close((int)fd);
+		return rc;
+	}
+	return (int)fd;
 }
 
 /* Opens the directory holding name (creating missing ones, 0755), never
@@ -337,8 +414,9 @@ static int member_check(struct tar_ent *e, boot_cfg_log_fn log, void *arg)
 			     "archive refused, nothing unpacked", e->name, e->link);
 		return -EPERM;
 	}
-	/* An absolute target is resolved in the new root after switch_root; a
-	 * relative one must not climb above it. */
+	/* An absolute target is resolved in the new root after switch_root (and
+	 * by PID 1 with boot_root_open before); a relative one must not climb
+	 * above it, not even through a symlink (target_escapes). */
 	if (e->type == '2' && e->link[0] != '/' && target_escapes(e->link, depth - 1)) {
 		boot_cfg_say(log, arg, "inject: symlink '%s' -> '%s' leaves the root; "
 			     "archive refused, nothing unpacked", e->name, e->link);

@@ -5,11 +5,11 @@
 
 #include "boot/tool.h"
 #include "boot/context.h"
-#include "aufs-setup/aufs-setup.h"
-#include "net/net.h"
+#include "aufs-setup/cli.h"
+#include "net/cli.h"
 #include "cvmfs-lite/cli.h"
 #include "cvmfs-pub/cvmfs-pub.h"
-#include "blk/blk.h"
+#include "blk/cli.h"
 
 static const struct verb {
 	const char *name;
@@ -27,6 +27,10 @@ static const struct verb {
 	{ "grow-scratch", blk_cli_grow_scratch, "grow the scratch partition and its ext4 to the disk's end" },
 	{ "dhcp", net_cli_dhcp, "bring up NICs by DHCP (or ip=) like PID 1 does" },
 	{ "mkimage", boot_cli_mkimage, "build the bootable ISO or raw disk image" },
+	{ "sign-image", boot_cli_sign_image, "write an image's metadata and its signature" },
+	{ "mkupdate", boot_cli_mkupdate, "build a boot-loader update for kexec/ on the scratch disk" },
+	{ "geo-order", boot_cli_geo_order, "order repository servers by the Geo-API as PID 1 does" },
+	{ "verify-image", boot_cli_verify_image, "check an image's signed metadata and files" },
 	{ "mount", cvmfs_cli_mount, "mount a CernVM-FS repository (FUSE, read-only)" },
 	{ "keygen", cvmfs_pub_cli_keygen, "make master + publisher keys and certificate for a repository" },
 	{ "publish", cvmfs_pub_cli_publish, "publish a directory tree as a signed CernVM-FS repository" },

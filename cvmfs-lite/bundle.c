@@ -187,7 +187,8 @@ static int one_bundle(struct cvmfs_client *c, const struct index *x, const struc
 {
 	char rel[CVMFS_OBJ_PATH_MAX];
 	struct bsink s = { .c = c, .b = b, .p = x->p + b->first };
-	struct cvmfs_sink sink = { bs_reset, bs_data, bs_finish, &s };
+	/* the bundle's size bounds the download's time (per-object deadline) */
+	struct cvmfs_sink sink = { bs_reset, bs_data, bs_finish, &s, .size_hint = b->size };
 	uint32_t maxlen = 0;
 	int rc;
 

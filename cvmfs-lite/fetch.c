@@ -196,7 +196,7 @@ static enum cls attempt(struct cvmfs_fetch *f, const char *url, const char *prox
 	struct net_http_req req = {
 		.url = url, .proxy = direct ? NULL : proxy, .headers = nocache ? nc : plain,
 		.connect_timeout_ms = to, .low_speed_ms = to, .low_speed_bytes = f->low_speed_bytes,
-		.min_rate = FETCH_MIN_RATE, .max_ms = FETCH_MAX_MS,
+		.min_rate = FETCH_MIN_RATE, .max_ms = FETCH_MAX_MS, .size_hint = s->size_hint,
 		.max_redirects = f->follow_redirects ? 4 : 0, .body = body_cb, .body_arg = &a,
 	};
 	struct net_http_resp resp;
@@ -392,7 +392,7 @@ int cvmfs_fetch_mem(struct cvmfs_fetch *f, const char *rel, size_t max, unsigned
 		    size_t *len)
 {
 	struct memsink m = { .buf = malloc(max + 1), .max = max };
-	struct cvmfs_sink s = { mem_reset, mem_data, mem_finish, &m };
+	struct cvmfs_sink s = { mem_reset, mem_data, mem_finish, &m, max };
 	int rc;
 
 	if (!m.buf)

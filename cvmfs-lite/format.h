@@ -1,17 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* cvmfs-lite/format.h: the CernVM-FS repository format shared by the client
  * and the publisher: hashes, object names, manifest, whitelist, certificate,
- * xattr blob and catalog constants (spec: ../shared/spec/cvmfs-format.md).
+ * xattr blob and catalog constants (spec: docs/cvmfs-format.md).
  *
- * Note for the client engineer (status, kept current by "pub"):
- *   READY: everything declared here: hash (hash.c, keccak.c), manifest,
- *   whitelist, certificate and key loading (manifest.c), xattr blob
- *   (xattr.c), catalog constants. All of it is in cvmfs-lite_SRCS (musl
- *   too); nothing here writes SQLite or needs the host-only mbedTLS parts.
- *   Unit tests: tests/unit/cvmfs-lite_test.c (spec §12 vectors, and the
- *   upstream legacy_aufs manifest/whitelist/certificate in tests/data).
- *   Repositories for tests: tests/lib/cvmfsrepo.py keygen()/publish() run
- *   `cvmboot keygen|publish`; Repo(...).check() judges them independently.
+ * Everything here is in cvmfs-lite_SRCS (PID 1 too): nothing writes SQLite
+ * or needs the host-only mbedTLS parts; the publisher (cvmfs-pub/) writes the
+ * format through these same functions. Unit tests: tests/unit/cvmfs-lite_test.c
+ * (spec vectors, and the upstream legacy_aufs manifest, whitelist and
+ * certificate in tests/data).
  *
  * Conventions: functions return 0 (or a length) on success, or a negative
  * errno. Protocol detail goes to an optional `enum cvmfs_fmt_why *why`

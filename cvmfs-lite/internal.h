@@ -152,6 +152,9 @@ struct cvmfs_sink {
 	int (*data)(void *arg, const void *buf, size_t len);
 	int (*finish)(void *arg);
 	void *arg;
+	/* Expected size (e.g. the catalog's), 0 = unknown: the per-object
+	 * deadline derives from it, so a lying Content-Length cannot extend it. */
+	uint64_t size_hint;
 };
 
 /* Parses hosts (';'-separated, @fqrn@ and @org@ replaced) and proxies

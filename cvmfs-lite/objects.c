@@ -251,7 +251,9 @@ int cvmfs_object_get(struct cvmfs_client *c, const struct cvmfs_hash *h, char su
 	struct cvmfs_txn t = { .fd = -1 };
 	struct objsink s = { .c = c, .t = &t, .want = h, .compressed = compressed, .size = size,
 			     .max = size != CVMFS_SIZE_UNKNOWN ? size : max };
-	struct cvmfs_sink sink = { obj_reset, obj_data, obj_finish, &s };
+	/* the expected size bounds the download's time too (net_http_req.size_hint) */
+	struct cvmfs_sink sink = { obj_reset, obj_data, obj_finish, &s,
+				   s.max == CVMFS_SIZE_UNKNOWN ? 0 : s.max };
 	int rc;
 
 	for (;;) {
@@ -352,7 +354,9 @@ int cvmfs_object_mem(struct cvmfs_client *c, const struct cvmfs_hash *h, char su
 	char rel[CVMFS_OBJ_PATH_MAX];
 	struct objsink s = { .c = c, .want = h, .compressed = compressed,
 			     .size = CVMFS_SIZE_UNKNOWN, .max = max };
-	struct cvmfs_sink sink = { obj_reset, obj_data, obj_finish, &s };
+	/* the expected size bounds the download's time too (net_http_req.size_hint) */
+	struct cvmfs_sink sink = { obj_reset, obj_data, obj_finish, &s,
+				   s.max == CVMFS_SIZE_UNKNOWN ? 0 : s.max };
 	int rc;
 
 	*out = NULL;

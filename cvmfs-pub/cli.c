@@ -64,7 +64,9 @@ static int publish_usage(void)
 		"usage: cvmboot publish SRC REPO --name FQRN --keys DIR [--tag NAME]\n"
 		"         [--description TEXT] [--hash sha1|rmd160|shake128]\n"
 		"         [--chunk-min N] [--chunk-avg N] [--chunk-max N] (bytes, k/M/G suffix)\n"
-		"         [--whitelist-days N] [--threads N] [--rehash] [-v]\n");
+		"         [--whitelist-days N] [--threads N] [--rehash] [--no-auto-tag] [-v]\n"
+		"  Without --tag the revision is tagged generic-<UTC time> (as upstream does),\n"
+		"  unless --no-auto-tag.\n");
 	return 2;
 }
 
@@ -76,7 +78,7 @@ int cvmfs_pub_cli_publish(int argc, char **argv)
 		{ "description", 1, 0, 'd' }, { "hash", 1, 0, 'H' }, { "chunk-min", 1, 0, '1' },
 		{ "chunk-avg", 1, 0, '2' }, { "chunk-max", 1, 0, '3' },
 		{ "whitelist-days", 1, 0, 'w' }, { "threads", 1, 0, 'j' }, { "rehash", 0, 0, 'r' },
-		{ "verbose", 0, 0, 'v' }, { 0, 0, 0, 0 },
+		{ "verbose", 0, 0, 'v' }, { "no-auto-tag", 0, 0, 'A' }, { 0, 0, 0, 0 },
 	};
 	struct cvmfs_pub_opts o = {
 		.algo = CVMFS_HASH_SHA1, .chunk_min = CVMFS_PUB_CHUNK_MIN,
@@ -113,6 +115,7 @@ int cvmfs_pub_cli_publish(int argc, char **argv)
 		case 'j': o.threads = (unsigned)atoi(optarg); break;
 		case 'r': o.rehash = 1; break;
 		case 'v': o.verbose = 1; break;
+		case 'A': o.no_auto_tag = 1; break;
 		default: return publish_usage();
 		}
 	}
@@ -135,8 +138,8 @@ int cvmfs_pub_cli_publish(int argc, char **argv)
 		return 1;
 	}
 	cvmfs_hash_fmt(&r.root, hex, sizeof(hex));
-	printf("published %s revision %llu: root catalog %s\n", o.fqrn,
-	       (unsigned long long)r.revision, hex);
+	printf("published %s revision %llu: root catalog %s%s%s\n", o.fqrn,
+	       (unsigned long long)r.revision, hex, r.tag[0] ? ", tag " : "", r.tag);
 	printf("  %llu files, %llu bytes; %llu new objects, %llu already present; "
 	       "%llu catalogs written; %.3f s\n", (unsigned long long)r.files,
 	       (unsigned long long)r.bytes, (unsigned long long)r.objects_new,

@@ -93,12 +93,13 @@ ssize_t cvmfs_pub_make_whitelist(struct cvmfs_pub_signer *k, struct cvmfs_pub_rn
 /* ---- publish (publish.c) ---- */
 struct cvmfs_pub_opts {
 	const char *src, *repo, *fqrn, *keydir;
-	const char *tag, *description;	/* tag may be NULL */
+	const char *tag, *description;	/* tag NULL: generic-<UTC time>, see no_auto_tag */
 	enum cvmfs_hash_algo algo;
 	uint64_t chunk_min, chunk_avg, chunk_max;
 	unsigned whitelist_days;
 	unsigned threads;		/* 0: one per CPU */
 	int rehash;			/* do not trust size+mtime of the previous revision */
+	int no_auto_tag;		/* no tag given: add none (else generic-<time>) */
 	int verbose;
 };
 #define CVMFS_PUB_CHUNK_MIN (4u << 20)
@@ -111,6 +112,7 @@ struct cvmfs_pub_opts {
 #define CVMFS_PUB_PATH_MAX 3800
 
 struct cvmfs_pub_result {
+	char tag[64];			/* the tag added ("" if none; may be cut short) */
 	uint64_t revision, files, bytes;
 	uint64_t objects_new, objects_reused, catalogs_new;
 	struct cvmfs_hash root;

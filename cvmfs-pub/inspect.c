@@ -188,7 +188,9 @@ static int walk_rows(struct insp *in, sqlite3 *db, const char *dir, int64_t *row
 	int64_t p1, p2;
 	int rc = 0;
 
-	if (depth > 1024)
+	/* A path below PATH_MAX has at most PATH_MAX / 2 components ("/x" each):
+	 * as deep as any valid repository, publish's own included. */
+	if (depth > 4096 / 2)
 		return cvmfs_pub_fail(in->e, -ELOOP, "%s: directory tree too deep", dir);
 	cvmfs_md5path(dir, strlen(dir), &p1, &p2);
 	if (sqlite3_prepare_v2(db, "SELECT md5path_1, md5path_2, flags, hash, size, name, symlink "
@@ -334,7 +336,7 @@ static int check_catalog(struct insp *in, const struct cvmfs_hash *h, const char
 	uint64_t size;
 	int rc;
 
-	if (depth > 256)
+	if (depth > CVMFS_PUB_NEST_MAX)
 		return cvmfs_pub_fail(in->e, -ELOOP, "nested catalogs too deep at %s", path);
 	snprintf(what, sizeof(what), "catalog of %s", path[0] ? path : "/");
 	if (seen(in, h, CVMFS_SUFFIX_CATALOG))

@@ -70,6 +70,9 @@ void cvmfs_pub_mirror_close(struct cvmfs_pub_mirror *m);
 
 /* ---- the publish pipeline: tree, contents, catalogs ---- */
 #define CVMFS_PUB_NONE UINT32_MAX
+/* Deepest chain of nested catalogs we write or read back (publish refuses
+ * more, with the path; previous-revision loading and inspect stop there). */
+#define CVMFS_PUB_NEST_MAX 256
 
 struct cvmfs_pub_chunk {
 	uint64_t off, size;

@@ -305,7 +305,7 @@ static int prev_catalog(struct cvmfs_pub_tree *t, struct cvmfs_pub_store *s, con
 	struct cvmfs_pub_prev_cat *pc;
 	int rc, has_ns = 0;
 
-	if (depth > 256)
+	if (depth > CVMFS_PUB_NEST_MAX)
 		return -ELOOP;
 	rc = cvmfs_pub_object_to_tmp(s, h, CVMFS_SUFFIX_CATALOG, tmp, sizeof(tmp), NULL);
 	if (rc < 0)

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,55 @@ static void txn_clean(struct cvmfs_pub_store *s)
 	closedir(d);
 }
 
+/* The previous revision's catalogs load in a second thread while the
+ * source tree is walked: the two touch disjoint parts of the tree (pcats,
+ * pfiles vs nodes, contents, cats) and the error record has its lock. */
+struct prev_job {
+	struct cvmfs_pub_tree *t;
+	struct cvmfs_pub_store *s;
+	const struct cvmfs_hash *root;
+	int rc;
+};
+
+static void *prev_thread(void *arg)
+{
+	struct prev_job *j = arg;
+
+	j->rc = cvmfs_pub_prev_load(j->t, j->s, j->root);
+	return NULL;
+}
+
+/* Walks the tree and loads the previous revision (if any), in parallel when
+ * a thread can be made. Returns 0 or the first -errno. */
+static int walk_and_prev(struct cvmfs_pub_tree *t, struct cvmfs_pub_store *s,
+			 const struct cvmfs_hash *prev_root)
+{
+	struct prev_job j = { t, s, prev_root, 0 };
+	pthread_t th;
+	int threaded = 0, rc;
+
+	if (prev_root)
+		threaded = pthread_create(&th, NULL, prev_thread, &j) == 0;
+	rc = cvmfs_pub_walk(t);
+	if (threaded)
+		pthread_join(th, NULL);
+	else if (prev_root && rc == 0)
+		prev_thread(&j);
+	return rc < 0 ? rc : j.rc;
+}
+
+/* Names an untagged revision as upstream does (RepositoryTag's generic
+ * names): generic-YYYY-MM-DDThh:mm:ss.sssZ, UTC, milliseconds. */
+static void generic_tag(time_t sec, unsigned ms, char *buf, size_t len)
+{
+	struct tm tm;
+	char s[32];
+
+	gmtime_r(&sec, &tm);
+	strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "generic-%s.%03uZ", s, ms % 1000);
+}
+
 static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 		   struct cvmfs_pub_store *s, struct cvmfs_pub_rng *rng,
 		   struct cvmfs_pub_result *res, struct cvmfs_pub_err *e)
@@ -126,9 +176,15 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 	struct cvmfs_pub_tag tag;
 	unsigned char *raw = NULL;
 	struct cvmfs_hash hist, cert;
-	time_t now = time(NULL);
+	struct timespec rt;
+	time_t now;
+	unsigned ms;
 	double t0 = now_s();
 	int rc, have_prev;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	now = rt.tv_sec;
+	ms = (unsigned)(rt.tv_nsec / 1000000);
 
 	memset(&prev, 0, sizeof(prev));
 	have_prev = cvmfs_pub_manifest_load(o->repo, o->fqrn, &k->cert, &raw, &prev, e);
@@ -142,17 +198,16 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 				    prev.root.algo == CVMFS_HASH_RMD160 ? "rmd160" : "shake128");
 		goto out;
 	}
-	if ((rc = cvmfs_pub_walk(&t)) < 0)
+	if ((rc = walk_and_prev(&t, s, have_prev ? &prev.root : NULL)) < 0)
 		goto out;
-	phase(o, "walk", &t0);
-	if (have_prev && (rc = cvmfs_pub_prev_load(&t, s, &prev.root)) < 0)
-		goto out;
-	phase(o, "previous revision", &t0);
+	phase(o, "walk, prev. revision", &t0);
 	if ((rc = cvmfs_pub_content_run(&t, s)) < 0)
 		goto out;
 	phase(o, "contents", &t0);
-	if (have_prev && prev.timestamp >= (uint64_t)now)
+	if (have_prev && prev.timestamp >= (uint64_t)now) {
 		now = (time_t)prev.timestamp + 1;
+		ms = 0;
+	}
 	res->revision = have_prev ? prev.revision + 1 : 1;
 	if ((rc = cvmfs_pub_catalogs_write(&t, s, res->revision, (uint64_t)now)) < 0)
 		goto out;
@@ -162,8 +217,13 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 		cvmfs_pub_fail(e, rc, "%s: cannot store the certificate: %s", o->repo, strerror(-rc));
 		goto out;
 	}
-	tag = (struct cvmfs_pub_tag){ o->tag, o->description, t.cats[0].hash, res->revision,
-				(uint64_t)now, t.cats[0].size };
+	if (!o->tag && !o->no_auto_tag)
+		generic_tag(now, ms, res->tag, sizeof(res->tag));
+	else if (o->tag)
+		snprintf(res->tag, sizeof(res->tag), "%s", o->tag);	/* for display */
+	tag = (struct cvmfs_pub_tag){ o->tag ? o->tag : res->tag[0] ? res->tag : NULL,
+				o->description, t.cats[0].hash, res->revision, (uint64_t)now,
+				t.cats[0].size };
 	rc = cvmfs_pub_history_update(s, o->fqrn, have_prev && (prev.have & CVMFS_MF_H) ? &prev.history
 				: NULL, &tag, 1, NULL, &hist, e);
 	if (rc < 0)

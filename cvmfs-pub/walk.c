@@ -443,7 +443,18 @@ static int enter_dir(struct cvmfs_pub_tree *t, int fd, uint32_t dir, struct walk
 		/* The directory's row moves into the new catalog; the parent
 		 * keeps a mountpoint row (written from cats[].root). */
 		struct cvmfs_pub_catalog *pc = &t->cats[t->nodes[dir].cat];
+		uint32_t c = t->nodes[dir].cat;
+		int nest = 1;
 
+		while (c != 0 && nest <= CVMFS_PUB_NEST_MAX) {
+			c = t->cats[c].parent;
+			nest++;
+		}
+		if (nest > CVMFS_PUB_NEST_MAX)
+			return cvmfs_pub_fail(t->e, -ELOOP, "%s%s: catalogs nested more than %d deep "
+					      "(%s files); remove some of them", t->o->src,
+					      t->nodes[dir].path, CVMFS_PUB_NEST_MAX,
+					      CVMFS_CATALOG_MARKER);
 		pc->nnodes--;	/* dir was the last row added to it */
 		rc = new_catalog(t, dir, t->nodes[dir].cat);
 		if (rc < 0)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/cli.h"
 #include "net/net.h"
 
 #define CLI_CTX_MAX 16

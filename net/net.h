@@ -100,12 +100,6 @@ int net_up(const struct net_cfg *cfg, uint64_t deadline_ms, struct net_lease *ou
 /* Static text for a why value; never NULL. */
 const char *net_why_str(enum net_why why);
 
-/* Host tool verb `cvmboot dhcp IFACE... [--timeout S] ...` (host build only):
- * runs net_up on the named NICs and prints the lease as key=value lines.
- * Returns the exit status: 0 lease applied, 1 failure (reason on stderr),
- * 2 usage. */
-int net_cli_dhcp(int argc, char **argv);
-
 /* Milliseconds of CLOCK_MONOTONIC, the clock of every deadline here
  * (defined in net/tcp.c, shared with the HTTP client). */
 uint64_t net_now_ms(void);

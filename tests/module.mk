@@ -5,11 +5,14 @@
 UNIT_TESTS := boot cvmfs-lite cvmfs-pub
 UNIT_TESTS += tls
 UNIT_TESTS += blk
-UNIT_TESTS += boot-config boot-context
+UNIT_TESTS += boot-config boot-context boot-tar
 UNIT_TESTS += net
 UNIT_TESTS += aufs-setup
 boot-config_MOD := boot
 boot-context_MOD := boot
+boot-tar_MOD := boot
+UNIT_TESTS += boot-parity
+boot-parity_MOD := boot
 UNIT_TESTS += net-http cvmfs-lite-client
 net-http_MOD := net
 cvmfs-lite-client_MOD := cvmfs-lite
@@ -27,7 +30,7 @@ endef
 $(foreach t,$(UNIT_TESTS),$(eval $(call unit_rules,$(t))))
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/h/tests/t-%)
 
-PYTEST := CVMBOOT_BUILD=$(abspath $(B)) $(PYTHON) -m pytest -q -p no:cacheprovider
+PYTEST := CVMBOOT_BUILD=$(abspath $(B)) CVMBOOT_TP=$(abspath $(TP)) $(PYTHON) -m pytest -q -p no:cacheprovider
 CHECK_DEPS := all $(UNIT_BINS)
 
 # `make check` runs every layer in one pytest session so that it ends with

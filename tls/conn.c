@@ -365,12 +365,6 @@ ssize_t tls_conn_write(struct tls_conn *c, const void *buf, size_t len)
 }
 
 /* see tls.h */
-size_t tls_conn_pending(const struct tls_conn *c)
-{
-	return c->open ? mbedtls_ssl_get_bytes_avail(&c->ssl) : 0;
-}
-
-/* see tls.h */
 bool tls_conn_is_resumed(const struct tls_conn *c)
 {
 	return c->resumed;

@@ -139,9 +139,6 @@ ssize_t tls_conn_read(struct tls_conn *c, void *buf, size_t len);
 /* Writes all len bytes; returns len or -errno. */
 ssize_t tls_conn_write(struct tls_conn *c, const void *buf, size_t len);
 
-/* Decrypted bytes already buffered (readable without blocking). */
-size_t tls_conn_pending(const struct tls_conn *c);
-
 /* True if the last handshake resumed a cached session (no certificate sent). */
 bool tls_conn_is_resumed(const struct tls_conn *c);
 

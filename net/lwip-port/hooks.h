@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* net/lwip-port/hooks.h: lwIP hooks (LWIP_HOOK_FILENAME), implemented in
- * net/dhcp.c. Included by lwIP's own sources, so only lwIP types here. */
+ * net/lwip-port/port.c. Included by lwIP's own sources, so only lwIP types here. */
 #ifndef CVMBOOT_LWIP_HOOKS_H
 #define CVMBOOT_LWIP_HOOKS_H
 

@@ -99,9 +99,11 @@ def main():
         repo = os.path.join(work, 'repo-rnd100')
         dt, _ = run(pub + [src, repo])
         sizes = [s for _, s, _ in Repo(repo, FQRN, keys['pub']).walk()['/random']['chunks']]
-        print('100 MiB random file:          %.2f s  %d chunks of %.1f-%.1f MiB, %d at the '
-              '16 MiB maximum  (%s)' % (dt, len(sizes), min(sizes) / 2**20, max(sizes) / 2**20,
-                                        sum(1 for x in sizes if x == 16 << 20), load()))
+        body = sizes[:-1] or sizes
+        print('100 MiB random file:          %.2f s  %d chunks of %.1f-%.1f MiB + a tail of '
+              '%.1f MiB, %d at the 16 MiB maximum  (%s)' %
+              (dt, len(sizes), min(body) / 2**20, max(body) / 2**20, sizes[-1] / 2**20,
+               sum(1 for x in sizes if x == 16 << 20), load()))
 
         if a.random_mib:
             src = os.path.join(work, 'rnd')

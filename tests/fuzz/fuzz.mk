@@ -14,7 +14,7 @@
 # are read only); a crash leaves its reproducer in $(B)/fuzz/crashes/<name>/.
 
 FUZZ_TARGETS := manifest whitelist cert xattr http_head http_exchange dhcp cmdline userdata \
-	shvars tar fuse gpt accounts catalog history
+	shvars tar fuse gpt accounts catalog catalog_rows history read
 FUZZ_CC := clang
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
 	-fno-omit-frame-pointer
@@ -44,10 +44,8 @@ $(B)/fuzz/obj/sqlite3.o: $(TP_SRC)/sqlite/bld-min/sqlite3.c
 	@echo "  FUZZCC  $@"
 	$(Q)$(FUZZ_CC) $(FUZZ_SQLITE_CFLAGS) -c $< -o $@
 
-# The Makefile's LINK_ORDER (set after this file is read): a module first,
-# then the modules it depends on.
-FUZZ_LINK_ORDER := boot cvmfs-lite tls net blk aufs-setup
-FUZZ_LIBS := $(FUZZ_LINK_ORDER:%=$(B)/fuzz/lib%.a) $(B)/fuzz/obj/sqlite3.o \
+# In the Makefile's LINK_ORDER: a module first, then the modules it depends on.
+FUZZ_LIBS := $(LINK_ORDER:%=$(B)/fuzz/lib%.a) $(B)/fuzz/obj/sqlite3.o \
 	$(filter-out %/libsqlite3.a,$(TP_H_LIBS))
 $(B)/fuzz/fuzz_%: $(B)/fuzz/obj/tests/fuzz/fuzz_%.o $(FUZZ_LIBS)
 	@echo "  FUZZLD  $@"
@@ -72,7 +70,7 @@ fuzz: $(FUZZ_BINS)
 	if [ -n "$$bad" ]; then echo "fuzz: crashes in:$$bad" >&2; exit 1; fi
 
 # The long form of tests/vm/test_vm_torture.py (pulled plug during first
-# boots; `make check` runs 4 trials). Kept here until it has a home.
+# boots; `make check` runs one trial per kill point). Kept here until it has a home.
 TORTURE_TRIALS ?= 30
 .PHONY: torture
 torture: $(CHECK_DEPS)

@@ -143,9 +143,54 @@ def publish_seeds(tmp):
                 put('history' if fn.endswith('C') else 'catalog', 'other-%d' % n, raw)
 
 
+def catalog_rows_seeds():
+    """Edit programs for fuzz_catalog_rows (see its header): byte 0 picks the
+    base catalog, then [target, row, kind, arg] + value per edit. Targets:
+    0/1 md5path, 7 mode, 11 name, 19 chunks.size, 21 nested path, 25
+    properties value; kinds: 1 text, 4 special integer, 5 copy, 6 duplicate."""
+    e = lambda t, row, kind, arg, val=b'': bytes([t, row, kind, arg]) + val
+    put('catalog_rows', 'noop', b'\0')
+    put('catalog_rows', 'name-slash', b'\0' + e(11, 1, 1, 3, b'a/b'))
+    put('catalog_rows', 'name-dotdot', b'\1' + e(11, 2, 1, 2, b'..') + e(11, 3, 1, 1, b'.'))
+    put('catalog_rows', 'dup-row', b'\0' + e(0, 1, 6, 5) + e(0, 2, 6, 9))
+    put('catalog_rows', 'same-id-as-root', b'\0' + e(0, 1, 5, 0) + e(1, 1, 5, 0))
+    put('catalog_rows', 'chunk-size', b'\0' + e(19, 0, 4, 12) + e(19, 1, 4, 13))
+    put('catalog_rows', 'nested-root', b'\0' + e(21, 0, 1, 0))
+    put('catalog_rows', 'mode-fifo', b'\1' + e(7, 1, 4, 19) + e(7, 2, 4, 16))
+    put('catalog_rows', 'revision', b'\0' + e(25, 1, 1, 1, b'9') + e(25, 2, 1, 2, b'-1'))
+
+
+def read_seeds():
+    """fuzz_read (see its header): catalog edits, three blobs, server
+    behaviour, FUSE requests; on the base catalog published-2 (hello, hard,
+    link, sub): inodes 257.. are its rows."""
+    init_free = lambda *reqs: fuse_seq(*reqs)
+    read_in = lambda fh, off, size: struct.pack('<QQIIQII', fh, off, size, 0, 0, 0, 0)
+    reqs = [fuse_req(1, 1, b'hello\0', 2), fuse_req(1, 1, b'hard\0', 3),
+            fuse_req(1, 1, b'link\0', 4), fuse_req(1, 1, b'sub\0', 5)]
+    u = 6
+    for ino in range(257, 264):
+        reqs += [fuse_req(3, ino, struct.pack('<IIQ', 0, 0, 0), u),
+                 fuse_req(14, ino, struct.pack('<II', 0, 0), u + 1),
+                 fuse_req(15, ino, read_in(0, 0, 4096), u + 2),
+                 fuse_req(15, ino, read_in(0, 5, 1 << 17), u + 3),
+                 fuse_req(5, ino, b'', u + 4)]
+        u += 5
+    reqs += [fuse_req(27, 1, struct.pack('<II', 0, 0), u), fuse_req(28, 1, read_in(0, 0, 4096), u + 1),
+             fuse_req(44, 1, read_in(0, 0, 4096), u + 2), fuse_req(17, 1, b'', u + 3)]
+    session = init_free(*reqs)
+    blobs = [b'hello world\n', b'x' * 5000, bytes(range(256)) * 3]
+    for name, beh in (('right', b'\x08'), ('sizes-differ', b'\x00'),
+                      ('hostile', b'\x08\x00\x03\x04\x05\x06\x07\x01')):
+        put('read', name, SEP.join([b'\0'] + blobs + [beh, session]))
+    put('read', 'chunked', SEP.join([b'\1'] + blobs + [b'\x08', session]))
+
+
 def main():
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
+    catalog_rows_seeds()
+    read_seeds()
     put('manifest', 'legacy_aufs', rd('cvmfs-lite', 'legacy_aufs.cvmfspublished'))
     put('whitelist', 'legacy_aufs', rd('cvmfs-lite', 'legacy_aufs.cvmfswhitelist'))
     put('cert', 'legacy_aufs.certX', rd('cvmfs-lite', 'legacy_aufs.certX'))

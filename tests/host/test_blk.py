@@ -277,7 +277,7 @@ def test_grow_file(tmp_path):
     """A 1 GiB scratch image grown to 3 GiB with truncate: the GPT backup moves
     to the new end and partition 1 follows it; with CAP_SYS_RESOURCE the ext4
     grows online too (else the kernel refuses and says why; the VM test
-    test_blk_vm.py covers the online resize)."""
+    tests/vm/test_vm_scratch.py covers the online resize)."""
     img = str(tmp_path / 'disk.img')
     start, plen = mkfs(img, 1 * GIB)
     with open(img, 'r+b') as f:

@@ -19,6 +19,9 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason='needs root (network n
 
 DNSMASQ = '/usr/sbin/dnsmasq'
 NET = '10.77.0'
+# How late a bounded wait may end on a busy 2-core machine (other builds and
+# QEMU share it); each bound tested is far below the wait it must cut short.
+SLACK_S = 12
 # Option 121's default route (.3) differs from option 3's router (.1): 121 wins.
 ROUTES = '192.168.50.0/24,%s.2,172.30.0.0/16,10.66.0.1,0.0.0.0/0,%s.3' % (NET, NET)
 
@@ -193,7 +196,9 @@ def test_lease_applied_matches_dnsmasq(net, tmp_path):
                                      '172.30.0.0/16 via 10.66.0.1'])
     assert resolv.read_text().splitlines()[1:] == [
         'search test.cvmboot', 'nameserver %s.53' % NET, 'nameserver %s.54' % NET]
-    assert int(kv['took_ms']) < 3000
+    # Counted, not timed (a busy machine delays any clock bound): dnsmasq
+    # (no-ping) answers the first DISCOVER, so at most one retransmission.
+    assert 1 <= int(kv['discovers']) <= 2, kv
 
 
 def test_no_router_no_dns_like_slirp(net, tmp_path):
@@ -223,7 +228,7 @@ def test_nak_ends_at_deadline_and_says_nak(net, tmp_path):
     r, wall = net.dhcp(timeout=3)
     assert r.returncode == 1, r.stdout
     assert 'NAK' in r.stderr and NET + '.1' in r.stderr and net.cdev in r.stderr, r.stderr
-    assert 2.9 < wall < 5, wall
+    assert 2.9 < wall < 3 + SLACK_S, wall
     addrs = net.ipj('addr', 'show', 'dev', net.cdev)[0]['addr_info']
     assert [a for a in addrs if a['family'] == 'inet'] == []
 
@@ -232,15 +237,16 @@ def test_no_server_ends_at_deadline(net):
     r, wall = net.dhcp(timeout=3)
     assert r.returncode == 1
     assert 'no DHCP lease on %s after' % net.cdev in r.stderr, r.stderr
-    assert 2.9 < wall < 5, wall
+    assert 2.9 < wall < 3 + SLACK_S, wall
 
 
 def test_no_carrier_is_named(net):
     sh('ip', '-n', net.srv, 'link', 'set', net.sdev, 'down')
-    r, wall = net.dhcp('--carrier', '1', timeout=10)
+    # The 1 s carrier wait, not the 60 s deadline, must end it.
+    r, wall = net.dhcp('--carrier', '1', timeout=60)
     assert r.returncode == 1
     assert 'no NIC with carrier: %s (no carrier)' % net.cdev in r.stderr, r.stderr
-    assert wall < 4, wall
+    assert wall < 1 + SLACK_S, wall
 
 
 def test_missing_interface_is_named(net):

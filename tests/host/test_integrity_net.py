@@ -7,8 +7,9 @@ are named.
   `HTTP/1.1 100 Continue`: the read fails within seconds and the log names
   the cause ("header line too long", "too many headers", "too many 1xx
   responses"), never "Network is unreachable";
-- a body trickling just above the low-speed floor: the per-object deadline
-  ends it ("object deadline exceeded");
+- a body trickling just above the low-speed floor: the per-object deadline,
+  from the catalog's size (a lying Content-Length does not extend it), ends
+  it ("object deadline exceeded");
 - `kill -9` of a reader blocked on a trickling server: the process is gone
   within a few seconds (FUSE INTERRUPT answered), not stuck in D state; a
   later reader of the same file gets the right bytes."""
@@ -37,7 +38,8 @@ TRICKLE = (64, 0.04)		# 64 bytes every 40 ms = 1.6 KB/s, above the 1 KB/s floor
 class Hostile(socketserver.ThreadingTCPServer):
     """Serves the repository's files honestly, except file objects under
     /data/ (not catalogs, certificates, histories), which get `mode`:
-    pass, endless_line, many_headers, continue, trickle. A trickle turns
+    pass, endless_line, many_headers, continue, trickle, trickle_lie (with a
+    Content-Length of 1 GB). A trickle turns
     into an honest fast send as soon as the mode is switched to pass."""
     daemon_threads = True
     allow_reuse_address = True
@@ -100,7 +102,9 @@ class _Handler(socketserver.StreamRequestHandler):
             while time.monotonic() < end and not s.stopping.is_set():
                 self.send(b'HTTP/1.1 100 Continue\r\n\r\n' * 64)
                 time.sleep(0.01)
-        elif mode == 'trickle':
+        elif mode in ('trickle', 'trickle_lie'):
+            if mode == 'trickle_lie':	# claims 1 GB: the deadline must not grow with it
+                head = b'HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n' % (1 << 30)
             self.send(head)
             n, gap = TRICKLE
             for i in range(0, len(data), n):
@@ -183,8 +187,9 @@ def test_hostile_head_fails_fast_and_named(repo, tmp_path, mode, why):
             p.wait(60)
 
 
-def test_trickle_meets_object_deadline(repo, tmp_path):
-    evil = Hostile(str(repo['repo']), 'trickle')
+@pytest.mark.parametrize('mode', ['trickle', 'trickle_lie'])
+def test_trickle_meets_object_deadline(repo, tmp_path, mode):
+    evil = Hostile(str(repo['repo']), mode)
     p = None
     try:
         with _mount(repo, tmp_path, evil.url) as m:

@@ -189,8 +189,7 @@ def test_concurrent_readers(repo, tmp_path):
 
 
 def test_upstream_fixture_matches_index(tmp_path):
-    fx = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'shared',
-                      'fixtures', 'cvmfs-upstream')
+    fx = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'data', 'cvmfs-upstream')
     subprocess.run(['tar', '-C', str(tmp_path), '-xzf', os.path.join(
         fx, 'legacy_aufs_repo_21.tar.gz')], check=True)
     subprocess.run(['tar', '-C', str(tmp_path), '-xzf', os.path.join(

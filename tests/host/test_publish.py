@@ -297,3 +297,37 @@ def test_tag_exists_leaves_repo(tmp_path, keys):
     r = publish(src, repo, FQRN, keys, tag='v1', check=False)
     assert r.returncode != 0 and "tag 'v1' exists already" in r.stderr
     assert open(repo / '.cvmfspublished', 'rb').read() == before
+
+
+def test_generic_tags(tmp_path, keys):
+    """A publish without --tag adds upstream's automatic tag,
+    generic-YYYY-MM-DDThh:mm:ss.sssZ (UTC), for the new revision;
+    --no-auto-tag adds none, and --tag NAME adds only NAME."""
+    import datetime
+    import re
+    src, repo = tmp_path / 'src', tmp_path / 'repo'
+    os.makedirs(src)
+    (src / 'a').write_bytes(b'1\n')
+    out = publish(src, repo, FQRN, keys).stdout
+    (src / 'a').write_bytes(b'2\n')
+    publish(src, repo, FQRN, keys)
+    r = Repo(repo, FQRN, keys['pub'])
+    r.check()
+    tags = r.tags()
+    gen = sorted((t for t in tags if t.startswith('generic-')), key=lambda t: tags[t]['revision'])
+    assert len(gen) == 2 and gen[0] != gen[1], sorted(tags)
+    assert 'tag ' + gen[0] in out
+    for name, rev in zip(gen, (1, 2)):
+        assert re.fullmatch(r'generic-\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z', name), name
+        t = tags[name]
+        assert t['revision'] == rev
+        when = datetime.datetime.fromtimestamp(t['timestamp'], datetime.timezone.utc)
+        assert name[len('generic-'):len('generic-') + 19] == when.strftime('%Y-%m-%dT%H:%M:%S')
+    assert tags[gen[1]]['hash'] == tags['trunk']['hash'] == r.manifest()['fields']['C']
+    assert tags[gen[0]]['hash'] == tags['trunk-previous']['hash']
+    assert r.files(tags[gen[0]]['hash'])['/a'] == b'1\n'
+    (src / 'a').write_bytes(b'3\n')
+    publish(src, repo, FQRN, keys, no_auto_tag=True)
+    publish(src, repo, FQRN, keys, tag='named')
+    tags = Repo(repo, FQRN, keys['pub']).tags()
+    assert sorted(tags) == sorted(gen + ['named', 'trunk', 'trunk-previous'])

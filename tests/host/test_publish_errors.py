@@ -100,9 +100,42 @@ def test_deep_tree(repo, cvmboot):
         deep = '/d' + '/a' * depth + '/f'
         assert files[deep] == b'bottom\n'
         assert files['/d/ok'] == b'fine\n'
+        # our own verifier takes what publish makes
+        v = subprocess.run([cvmboot, 'inspect', str(repo), '--verify', '--keys', keys['dir']],
+                           capture_output=True, text=True)
+        assert v.returncode == 0, v.stderr[-500:]
+        # and the next publish reads it back as its previous revision
+        (src / 'd/ok').write_bytes(b'again\n')
+        publish(src, repo, FQRN, keys)
+        assert Repo(repo, FQRN, keys['pub']).files()['/d/ok'] == b'again\n'
     finally:
         # shutil.rmtree recurses in Python 3.11 and would stop at this depth
         subprocess.run(['rm', '-rf', str(src / 'd/a')], check=True)
+
+
+def test_catalogs_nested_too_deep(repo, cvmboot):
+    """257 nested catalogs (a .cvmfscatalog in each of 257 nested
+    directories) are refused at publish, naming the path; 256 are fine."""
+    repo, src, keys = repo
+    fd = os.open(src / 'd', os.O_RDONLY)
+    for _ in range(257):
+        os.mkdir('c', dir_fd=fd)
+        nfd = os.open('c', os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = nfd
+        os.close(os.open('.cvmfscatalog', os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd))
+    os.close(fd)
+    fails(repo, src, keys, cvmboot, str(src) + '/d' + '/c' * 257 + ': catalogs nested more '
+          'than 256 deep')
+    os.unlink(src / ('d' + '/c' * 257) / '.cvmfscatalog')
+    publish(src, repo, FQRN, keys)
+    # (tests/lib's checker stops at 64 nested catalogs; our inspect goes to 256)
+    assert int(Repo(repo, FQRN, keys['pub']).manifest()['fields']['S']) == 2
+    v = subprocess.run([cvmboot, 'inspect', str(repo), '--verify', '--keys', keys['dir']],
+                       capture_output=True, text=True)
+    assert v.returncode == 0, v.stderr[-500:]
+    (src / 'd/ok').write_bytes(b'again\n')
+    publish(src, repo, FQRN, keys)
 
 
 def test_xattr_over_limit(repo, cvmboot):

@@ -14,8 +14,7 @@ import pytest
 from cvmfsrepo import Repo, RepoError, keygen, openssl, publish
 
 FQRN = 'test.repo'
-FIXTURE = os.path.join(os.path.dirname(__file__), '..', '..', '..', 'shared', 'fixtures',
-                       'cvmfs-upstream')
+FIXTURE = os.path.join(os.path.dirname(__file__), '..', 'data', 'cvmfs-upstream')
 
 
 @pytest.fixture(scope='module')

@@ -4,7 +4,7 @@ that make them with build/cvmboot (keygen, publish).
 
 The checker uses only python's sqlite3/zlib/hashlib and the openssl command
 line, never our C code, so it judges what `cvmboot publish` writes against
-the format spec (../shared/spec/cvmfs-format.md), not against itself.
+the format spec (docs/cvmfs-format.md), not against itself.
 
     keys = keygen('test.repo', tmp / 'keys')
     publish(tree, repo, 'test.repo', keys, tag='v1', chunk_min=65536)

@@ -23,7 +23,25 @@ import subprocess
 import sys
 import time
 
-PLATFORMS = ('ec2', 'ec2v1', 'gce', 'openstack')
+PLATFORMS = ('ec2', 'ec2v1', 'gce', 'openstack', 'azure')
+# Azure's WireServer (the fabric endpoint, 168.63.129.16): the goal state the
+# guest reads before it reports its role instance Ready.
+AZURE_GOALSTATE = b'''<?xml version="1.0" encoding="utf-8"?>
+<GoalState xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+  <Version>2012-11-30</Version>
+  <Incarnation>1</Incarnation>
+  <Machine><ExpectedState>Started</ExpectedState></Machine>
+  <Container>
+    <ContainerId>7b2d4a8e-0000-4000-8000-cvmbootaz01</ContainerId>
+    <RoleInstanceList>
+      <RoleInstance>
+        <InstanceId>7b2d4a8e-0000-4000-8000-cvmbootaz02.vm0</InstanceId>
+        <State>Started</State>
+      </RoleInstance>
+    </RoleInstanceList>
+  </Container>
+</GoalState>
+'''
 TOKEN_TTL_HDR = 'X-aws-ec2-metadata-token-ttl-seconds'
 TOKEN_HDR = 'X-aws-ec2-metadata-token'
 
@@ -35,13 +53,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
-    def _record(self):
+    def _record(self, body=None):
         hdrs = {k: v for k, v in self.headers.items()
                 if k.lower() in ('metadata-flavor', TOKEN_HDR.lower(), TOKEN_TTL_HDR.lower(),
-                                 'x-google-metadata-request')}
+                                 'x-google-metadata-request', 'x-ms-version', 'content-type')}
+        rec = {'method': self.command, 'path': self.path, 'headers': hdrs}
+        if body is not None:
+            rec['body'] = body.decode(errors='replace')
         with open(self.server.log_path, 'a') as f:
-            f.write(json.dumps({'method': self.command, 'path': self.path,
-                                'headers': hdrs}) + '\n')
+            f.write(json.dumps(rec) + '\n')
+
+    def do_POST(self):
+        length = int(self.headers.get('Content-Length') or 0)
+        body = self.rfile.read(length) if length else b''
+        self._record(body)
+        if (self.server.platform == 'azure' and self.path == '/machine/?comp=health' and
+                self.headers.get('x-ms-version')):
+            return self._send(200)
+        self._send(404)
 
     def _send(self, status, body=b'', extra=()):
         self.send_response(status)
@@ -89,6 +118,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if path == '/computeMetadata/v1/instance/id':
                 return self._send(200, b'4242424242', hdr)
             return self._send(404, b'', hdr)
+        if srv.platform == 'azure':
+            if path == '/machine/?comp=goalstate' and self.headers.get('x-ms-version'):
+                return self._send(200, AZURE_GOALSTATE, [('Content-Type', 'text/xml')])
+            return self._send(400 if path.startswith('/machine') else 404)
         if srv.platform == 'openstack':
             if path == '/openstack/latest/user_data':
                 return self._send(200, ud) if ud is not None else self._send(404)

@@ -16,6 +16,7 @@
 
 #include "blk/blk.h"
 #include "blk/internal.h"
+#include "tests/unit/testdata.h"
 
 #define MIB (1ull << 20)
 #define GIB (1ull << 30)
@@ -413,16 +414,9 @@ static void gpt_add_and_grow(void **state)
 /* tests/data/blk/NAME written at off of fd. */
 static void td_put(int fd, const char *name, int64_t off, uint64_t len)
 {
-	char path[128], buf[20000];
-	FILE *f;
-	size_t n;
+	char buf[20000];
+	size_t n = td_load_into("tests/data/blk/", name, buf, sizeof(buf));
 
-	snprintf(path, sizeof(path), "tests/data/blk/%s", name);
-	f = fopen(path, "rb");
-	if (!f)
-		fail_msg("%s: run from the repository root", path);
-	n = fread(buf, 1, sizeof(buf), f);
-	fclose(f);
 	put(fd, off < 0 ? len - n : (uint64_t)off, buf, n);
 }
 

@@ -75,11 +75,11 @@ static void cmdline_bad_values_logged(void **state)
 	(void)state;
 	boot_cfg_init(&c);
 	cmdline(&c, "cvmfs_bogus=1 cvmboot.on_error=explode cvmboot.net_timeout=9x "
-		    "cvmboot.context=ec2,azure cvmssh cvmfs_proxy=\"a b\" -- cvmfs_repos=arg");
+		    "cvmboot.context=ec2,rhevm cvmssh cvmfs_proxy=\"a b\" -- cvmfs_repos=arg");
 	assert_non_null(strstr(logbuf, "unknown key 'cvmfs_bogus'"));
 	assert_non_null(strstr(logbuf, "cvmboot.on_error: value 'explode' is not one of"));
 	assert_non_null(strstr(logbuf, "cvmboot.net_timeout: value '9x'"));
-	assert_non_null(strstr(logbuf, "cvmboot.context: value 'ec2,azure'"));
+	assert_non_null(strstr(logbuf, "cvmboot.context: value 'ec2,rhevm'"));
 	assert_non_null(strstr(logbuf, "cvmssh"));
 	assert_int_equal(c.on_error, BOOT_CFG_ON_ERROR_POWEROFF);
 	assert_int_equal(c.net_timeout_s, 30);

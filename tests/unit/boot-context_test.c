@@ -18,6 +18,7 @@
 #include "boot/boot.h"
 #include "boot/context.h"
 #include "net/net.h"
+#include "tests/unit/testdata.h"
 
 static char logbuf[16384];
 static char data[BOOT_CONTEXT_DATA_MAX], work[BOOT_CONTEXT_WORK_MAX];
@@ -37,21 +38,7 @@ static int setup(void **state)
 	return 0;
 }
 
-/* Loads tests/data/boot/NAME (the unit layer runs from the repository root). */
-static size_t td_load(const char *name, char *buf, size_t cap)
-{
-	char path[256];
-	size_t n;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "tests/data/boot/%s", name);
-	f = fopen(path, "rb");
-	assert_non_null(f);
-	n = fread(buf, 1, cap, f);
-	assert_true(n < cap);
-	fclose(f);
-	return n;
-}
+#define TD "tests/data/boot/"
 
 static int tmpdir(char *path)
 {
@@ -99,7 +86,7 @@ static void base64_vectors(void **state)
 
 static void gunzip_errors(void **state)
 {
-	size_t n = td_load("ud-plain.gz", data, sizeof(data));
+	size_t n = td_load_into(TD, "ud-plain.gz", data, sizeof(data));
 	char out[16];
 
 	(void)state;
@@ -116,7 +103,7 @@ static void expect_section(const char *file, int glidein, const char *want_key,
 {
 	struct boot_cfg c;
 	const char *sec;
-	size_t n = td_load(file, data, sizeof(data)), sl;
+	size_t n = td_load_into(TD, file, data, sizeof(data)), sl;
 
 	assert_int_equal(boot_userdata_extract(data, n, glidein, work, sizeof(work), &sec, &sl), 1);
 	boot_cfg_init(&c);
@@ -148,14 +135,14 @@ static void userdata_formats(void **state)
 	expect_section("ud-crlf.txt", 1, "server", "s1.example.org,s2.example.org");
 	expect_section("ud-glidein.txt", 1, "proxy", "http://squid.example.org:3128;DIRECT");
 	/* CRLF and no newline at the end: the last key is kept. */
-	n = td_load("ud-crlf.txt", data, sizeof(data));
+	n = td_load_into(TD, "ud-crlf.txt", data, sizeof(data));
 	assert_int_equal(boot_userdata_extract(data, n, 1, work, sizeof(work), &sec, &sl), 1);
 	boot_cfg_init(&c);
 	assert_int_equal(boot_cfg_userdata_parse(&c, sec, sl, log_cb, NULL), 3);
 	assert_string_equal(c.ud.tag, "v9");
 	assert_int_equal(c.wait_on_squid_s, 7);
 	/* glideinWMS detection can be switched off. */
-	n = td_load("ud-glidein.txt", data, sizeof(data));
+	n = td_load_into(TD, "ud-glidein.txt", data, sizeof(data));
 	assert_int_equal(boot_userdata_extract(data, n, 0, work, sizeof(work), &sec, &sl), 0);
 	boot_cfg_init(&c);
 	assert_int_equal(boot_userdata_extract(data, n, 1, work, sizeof(work), &sec, &sl), 1);
@@ -176,7 +163,7 @@ static void userdata_none_or_bad(void **state)
 	assert_int_equal(boot_userdata_extract("", 0, 1, work, sizeof(work), &sec, &sl), 0);
 	assert_int_equal(boot_userdata_extract(bad_mime, strlen(bad_mime), 1, work, sizeof(work),
 					       &sec, &sl), -EBADMSG);
-	n = td_load("ud-plain.gz", data, sizeof(data));
+	n = td_load_into(TD, "ud-plain.gz", data, sizeof(data));
 	assert_int_equal(boot_userdata_extract(data, n - 8, 1, work, sizeof(work), &sec, &sl),
 			 -EBADMSG);
 	assert_int_equal(boot_userdata_extract(data, n, 1, work, 64, &sec, &sl), -ENOSPC);
@@ -196,7 +183,7 @@ static void shvars_as_data(void **state)
 	struct boot_shvars v = { buf, sizeof(buf), 0 };
 	struct boot_shvars small = { buf, 40, 0 };
 	static const char tricky[] = "A=1\nA=\"x\\\"y\\$z\"\\ w\nB=c\\\nd;C=3 rm -rf /\n";
-	size_t n = td_load("one-context.sh", data, sizeof(data));
+	size_t n = td_load_into(TD, "one-context.sh", data, sizeof(data));
 
 	(void)state;
 	assert_int_equal(boot_shvars_parse(&v, data, n), 10);
@@ -276,7 +263,7 @@ static void drives(void **state)
 	assert_int_equal(boot_context_run(&o, boot_now_ms() + 1000, &ctx), -ENOENT);
 	assert_non_null(strstr(logbuf, "no user-data source answered"));
 	/* OpenNebula on the second CD: EC2_USER_DATA decoded, never run. */
-	n = td_load("one-context.sh", sh, sizeof(sh));
+	n = td_load_into(TD, "one-context.sh", sh, sizeof(sh));
 	mkfile(fds[1], NULL, "context.sh", sh, n);
 	assert_int_equal(boot_context_run(&o, boot_now_ms() + 1000, &ctx), 0);
 	assert_int_equal(ctx.src, BOOT_SRC_OPENNEBULA);
@@ -622,7 +609,7 @@ static void tar_ok(void **state)
 {
 	char path[64], buf[64];
 	int fd = tmpdir(path);
-	size_t n = td_load("inject-ok.tar.gz", data, sizeof(data));
+	size_t n = td_load_into(TD, "inject-ok.tar.gz", data, sizeof(data));
 	struct stat a, b;
 
 	(void)state;
@@ -659,7 +646,7 @@ static void tar_refuses_escapes(void **state)
 	for (i = 0; i < BOOT_LEN(bad); i++) {
 		fd = tmpdir(path);
 		logbuf[0] = '\0';
-		n = td_load(bad[i], data, sizeof(data));
+		n = td_load_into(TD, bad[i], data, sizeof(data));
 		assert_int_equal(boot_tar_extract(fd, data, n, work, sizeof(work), log_cb, NULL),
 				 -EPERM);
 		/* All or nothing: the harmless first member is not there either. */
@@ -673,7 +660,7 @@ static void tar_never_follows_links(void **state)
 {
 	char path[64], out[64], lnk[128];
 	int fd = tmpdir(path), ofd = tmpdir(out), rc;
-	size_t n = td_load("inject-ok.tar.gz", data, sizeof(data));
+	size_t n = td_load_into(TD, "inject-ok.tar.gz", data, sizeof(data));
 
 	(void)state;
 	/* A symlink planted where the archive has a directory and a file. */
@@ -696,7 +683,7 @@ static void tar_corrupt(void **state)
 {
 	char path[64];
 	int fd = tmpdir(path);
-	size_t n = td_load("inject-ok.tar.gz", data, sizeof(data));
+	size_t n = td_load_into(TD, "inject-ok.tar.gz", data, sizeof(data));
 	ssize_t t = boot_gunzip(data, n, work, sizeof(work));
 
 	(void)state;
@@ -715,7 +702,7 @@ static void inject_once(void **state)
 {
 	char rp[64], cp[64], ud[4096];
 	int root = tmpdir(rp), cdir = tmpdir(cp);
-	size_t n = td_load("ud-inject.txt", ud, sizeof(ud)), sl;
+	size_t n = td_load_into(TD, "ud-inject.txt", ud, sizeof(ud)), sl;
 	const char *sec;
 	struct boot_cfg c;
 

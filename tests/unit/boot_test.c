@@ -124,6 +124,12 @@ static void drive_probe_by_magic(void **state)
 	fd = dev_with("\1CD001\1", 7, 32768);
 	assert_int_equal(boot_drive_probe(fd), BOOT_DRIVE_ISO9660);
 	close(fd);
+	fd = dev_with("\0BEA01\1", 7, 32768);	/* UDF: BEA01, then NSR03 */
+	assert_int_equal(pwrite(fd, "\0NSR03\1", 7, 32768 + 2048), 7);
+	assert_int_equal(boot_drive_probe(fd), BOOT_DRIVE_UDF);
+	assert_int_equal(pwrite(fd, "\1CD001\1", 7, 32768), 7);	/* a UDF bridge disc */
+	assert_int_equal(boot_drive_probe(fd), BOOT_DRIVE_ISO9660 | BOOT_DRIVE_UDF);
+	close(fd);
 	fd = dev_with(bs, sizeof(bs), 0);
 	assert_int_equal(boot_drive_probe(fd), BOOT_DRIVE_VFAT);
 	close(fd);

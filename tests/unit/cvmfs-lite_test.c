@@ -13,22 +13,9 @@
 #include <time.h>
 
 #include "cvmfs-lite/format.h"
+#include "tests/unit/testdata.h"
 
 #define TD "tests/data/cvmfs-lite/"
-
-/* Whole file from tests/data (cwd = repository root, as test_unit.py runs us). */
-static unsigned char *td_load(const char *name, size_t *len)
-{
-	FILE *f = fopen(name, "rb");
-	unsigned char *buf = malloc(1 << 20);
-
-	assert_non_null(f);
-	assert_non_null(buf);
-	*len = fread(buf, 1, 1 << 20, f);
-	assert_true(*len < 1 << 20 && !ferror(f));
-	fclose(f);
-	return buf;
-}
 
 static void hex_of(enum cvmfs_hash_algo a, const void *d, size_t n, char *out)
 {
@@ -290,10 +277,10 @@ static void upstream_manifest_and_whitelist(void **state)
 	struct cvmfs_cert cert;
 	struct cvmfs_pubkeys keys;
 	size_t ml, wl, cl, kl;
-	unsigned char *mf = td_load(TD "legacy_aufs.cvmfspublished", &ml);
-	unsigned char *wf = td_load(TD "legacy_aufs.cvmfswhitelist", &wl);
-	unsigned char *cx = td_load(TD "legacy_aufs.certX", &cl);
-	unsigned char *pk = td_load(TD "keys/legacy_aufs.cern.ch.pub", &kl);
+	unsigned char *mf = td_load(TD, "legacy_aufs.cvmfspublished", &ml);
+	unsigned char *wf = td_load(TD, "legacy_aufs.cvmfswhitelist", &wl);
+	unsigned char *cx = td_load(TD, "legacy_aufs.certX", &cl);
+	unsigned char *pk = td_load(TD, "keys/legacy_aufs.cern.ch.pub", &kl);
 	time_t in_2015 = 1446336000, now = time(NULL);
 
 	(void)state;

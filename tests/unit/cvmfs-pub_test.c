@@ -14,17 +14,9 @@
 
 #include "cvmfs-lite/format.h"
 #include "cvmfs-pub/internal.h"
+#include "tests/unit/testdata.h"
 
 #define TD "tests/data/cvmfs-lite/"
-
-/* Whole file from tests/data (cwd = repository root, as test_unit.py runs us). */
-static unsigned char *td_load(const char *name, size_t *len)
-{
-	unsigned char *buf = NULL;
-
-	assert_int_equal(cvmfs_pub_read_file(AT_FDCWD, name, 1 << 20, &buf, len), 0);
-	return buf;
-}
 
 /* Our signers against our verifiers, with the fixture's key pair. */
 static void sign_and_verify(void **state)
@@ -54,7 +46,7 @@ static void sign_and_verify(void **state)
 	assert_int_equal(cvmfs_manifest_verify(&m, out, "legacy_aufs.cern.ch", &k.cert, NULL), 0);
 	n = cvmfs_pub_make_whitelist(&k, &rng, "legacy_aufs.cern.ch", now, 30, out, sizeof(out));
 	assert_true(n > 256);
-	pk = td_load(TD "keys/legacy_aufs.cern.ch.pub", &kl);
+	pk = td_load(TD, "keys/legacy_aufs.cern.ch.pub", &kl);
 	cvmfs_pubkeys_init(&keys);
 	assert_int_equal(cvmfs_pubkeys_add(&keys, pk, kl, NULL), 0);
 	assert_int_equal(cvmfs_whitelist_parse(out, (size_t)n, &w, NULL), 0);

@@ -18,31 +18,10 @@
 #include "net/http.h"
 #include "tls/internal.h"
 #include "tls/tls.h"
+#include "tests/unit/testdata.h"
 
 #define TD "tests/data/tls/"
 
-static unsigned char *td_load(const char *name, size_t *len)
-{
-	char path[256];
-	FILE *f;
-	unsigned char *buf;
-	long n;
-
-	snprintf(path, sizeof(path), TD "%s", name);
-	f = fopen(path, "rb");
-	assert_non_null(f);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n > 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';	/* mbedTLS wants PEM NUL-terminated */
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
 
 /* ---- the server side: one mbedTLS server handshake per thread ---- */
 
@@ -122,8 +101,8 @@ static void *srv_main(void *arg)
 	mbedtls_ssl_init(&ssl);
 	mbedtls_x509_crt_init(&crt);
 	mbedtls_pk_init(&pk);
-	c = td_load(s->crt, &clen);
-	k = td_load(s->key, &klen);
+	c = td_load(TD, s->crt, &clen);
+	k = td_load(TD, s->key, &klen);
 	s->rc = mbedtls_x509_crt_parse(&crt, c, clen + 1);
 	if (s->rc == 0)
 		s->rc = mbedtls_pk_parse_key(&pk, k, klen + 1, NULL, 0);
@@ -196,7 +175,7 @@ static void ctx_with_ca(struct tls_ctx *ctx, const char *file)
 	assert_int_equal(tls_ctx_init(ctx), 0);
 	if (!file)
 		return;
-	buf = td_load(file, &len);
+	buf = td_load(TD, file, &len);
 	assert_true(tls_ctx_ca_add(ctx, buf, len, NULL) >= 1);
 	free(buf);
 }
@@ -494,7 +473,7 @@ static void ca_formats(void **state)
 
 	(void)state;
 	assert_int_equal(tls_ctx_init(&ctx), 0);
-	buf = td_load("cas.der", &len);
+	buf = td_load(TD, "cas.der", &len);
 	assert_int_equal(tls_ctx_ca_add(&ctx, buf, len, &skipped), 2);
 	assert_int_equal(skipped, 0);
 	/* Truncated DER framing is an error, not a silent partial bundle. */

@@ -7,8 +7,10 @@ merge, at hand-over. The next boot on that disk must then succeed and serve
 the right content (TESTOS checks it), and the scratch file system must be
 e2fsck-clean after its journal replay.
 
-TORTURE_TRIALS=N (default 4 here) runs more trials; TORTURE_SEED picks
-another random sequence."""
+Without TORTURE_TRIALS (`make check`) there is one trial per kill point of
+MARKS, each at a fixed moment inside its window, so that every stage is
+killed on every run. TORTURE_TRIALS=N (`make torture`) runs N trials at
+seeded random kill points and moments; TORTURE_SEED picks another sequence."""
 import os
 import random
 import struct
@@ -23,7 +25,7 @@ from conftest import BUILD
 
 BOOT_S = 180
 DISK = 384 << 20
-TRIALS = int(os.environ.get('TORTURE_TRIALS', '4'))
+LONG = 'TORTURE_TRIALS' in os.environ
 SEED = int(os.environ.get('TORTURE_SEED', '20261122'))
 # Console lines of a first boot, in order, and how long after each one the
 # plug may be pulled (s): the stage that runs then is named on the right.
@@ -35,6 +37,30 @@ MARKS = [
     ('union:', 0.2),                    # overlay, hand-over
     ('TESTOS: init', 0.3),              # the OS runs on the fresh disk
 ]
+TRIALS = int(os.environ['TORTURE_TRIALS']) if LONG else len(MARKS)
+
+
+def kill_points(trials, seed, long_mode):
+    """(mark, delay) of each trial: random (seeded) in the long mode; else
+    every mark once, in order, at a spread of moments inside its window
+    (fractions of the golden ratio's multiples: never all at its start)."""
+    if long_mode:
+        rnd = random.Random(seed)
+        out = []
+        for _ in range(trials):
+            mark, spread = rnd.choice(MARKS)
+            out.append((mark, rnd.uniform(0, spread)))
+        return out
+    return [(mark, spread * ((i + 1) * 0.6180339887 % 1.0))
+            for i, (mark, spread) in enumerate(MARKS)]
+
+
+def test_check_mode_covers_every_kill_point():
+    """The short run kills each stage once (it used to walk only the first
+    few marks)."""
+    pts = kill_points(len(MARKS), SEED, False)
+    assert [m for m, _ in pts] == [m for m, _ in MARKS]
+    assert all(0 < d < s for (_, d), (_, s) in zip(pts, MARKS))
 
 
 @pytest.fixture(scope='module')
@@ -76,11 +102,8 @@ def fsck_clean(disk, tmp):
 
 
 def test_pulled_plug_during_first_boot(env, tmp_path):
-    rnd = random.Random(SEED)
     killed = []
-    for trial in range(TRIALS):
-        mark, spread = MARKS[trial % len(MARKS)] if trial < len(MARKS) else rnd.choice(MARKS)
-        delay = rnd.uniform(0, spread)
+    for trial, (mark, delay) in enumerate(kill_points(TRIALS, SEED, LONG)):
         disk = str(tmp_path / ('disk%d.img' % trial))
         with open(disk, 'wb') as f:
             f.truncate(DISK)
@@ -106,5 +129,6 @@ def test_pulled_plug_during_first_boot(env, tmp_path):
         ok, out = fsck_clean(disk, tmp_path)
         assert ok, '%s: the scratch file system is not clean:\n%s' % (what, out)
         os.unlink(disk)
-    print('torture: %d trials, killed at: %s' % (TRIALS, '; '.join(killed)))
+    print('torture: %d trials (%s), killed at: %s' % (TRIALS, 'random' if LONG else 'every mark',
+                                                      '; '.join(killed)))
     assert sum('already off' not in k for k in killed) >= min(TRIALS, 3), killed
