@@ -59,7 +59,8 @@ struct boot_ctx {
 	struct net_http_client http;		/* contextualization requests */
 	struct tls_ctx tls;			/* CA bundle of the initramfs */
 	struct tls_https https;			/* HTTPS for http and for cvmfs-lite */
-	int have_tls;
+	int have_tls;				/* the CA bundle is loaded */
+	int tls_tried;				/* boot_tls_ready ran */
 	struct boot_context context;		/* first boot: where user-data came from */
 	struct boot_extra extra;		/* first boot: other partitions' context */
 	struct boot_mount_plan plan;		/* which snapshot, and why */
@@ -139,6 +140,11 @@ int boot_extra_scan(struct boot_ctx *ctx, unsigned budget_ms);
 /* Copies what boot_extra_scan kept into context/ (ctxdirfd). 0 or -errno. */
 int boot_extra_save(struct boot_ctx *ctx, int ctxdirfd);
 
+/* Loads the CA bundle of the initramfs (TLS_CA_PATH) and readies ctx->https,
+ * once: parsing it is skipped by boots that use no https:// URL. Returns 0
+ * or -errno (logged; later calls return -ENOPKG). */
+int boot_tls_ready(struct boot_ctx *ctx);
+
 /* Mounts every block device holding iso9660 or vfat read-only under
  * /run/ctx/N (config drives, NoCloud, OpenNebula context CDs), logging under
  * stage, and fills fds (BOOT_DRIVES_MAX) with their directories. Returns how
@@ -146,6 +152,16 @@ int boot_extra_save(struct boot_ctx *ctx, int ctxdirfd);
  * each stage that reads the drives mounts them itself. */
 size_t boot_drives_mount(struct boot_ctx *ctx, const char *stage, int *fds);
 void boot_drives_unmount(int *fds, size_t n);
+
+/* What a block device's first sectors say it may hold (read with pread), as
+ * a mask: BOOT_DRIVE_ISO9660 ("CD001" in the volume recognition sequence at
+ * 32 KiB), BOOT_DRIVE_UDF ("NSR02"/"NSR03" there), BOOT_DRIVE_VFAT (a FAT
+ * boot sector, guessed wide), or 0. Only candidates get their module
+ * loaded and a mount tried. */
+#define BOOT_DRIVE_ISO9660 1
+#define BOOT_DRIVE_VFAT 2
+#define BOOT_DRIVE_UDF 4
+int boot_drive_probe(int fd);
 
 /* Logging callback for the parsers of boot/config.h and boot/context.h:
  * arg is the boot_ctx; lines go out under the running stage's name. */

@@ -20,37 +20,83 @@
 #define AZURE_READY_MS 15000	/* goal state + health report */
 
 /* see boot.h */
+int boot_drive_probe(int fd)
+{
+	unsigned char b[512], vd[6];
+	int i, mask = 0;
+
+	/* ISO 9660 / UDF volume recognition: descriptors from 32 KiB on, one
+	 * per 2 KiB sector; the standard identifier follows a type byte. */
+	for (i = 0; i < 4; i++) {
+		if (pread(fd, vd, sizeof(vd), 32768 + i * 2048) != (ssize_t)sizeof(vd))
+			break;
+		if (memcmp(vd + 1, "CD001", 5) == 0)
+			mask |= BOOT_DRIVE_ISO9660;
+		else if (memcmp(vd + 1, "NSR02", 5) == 0 || memcmp(vd + 1, "NSR03", 5) == 0)
+			mask |= BOOT_DRIVE_UDF;
+	}
+	if (pread(fd, b, sizeof(b), 0) != (ssize_t)sizeof(b) || b[510] != 0x55 || b[511] != 0xaa)
+		return mask;
+	/* A FAT boot sector: its type string (mkfs.vfat, mtools), or at least
+	 * the jump that starts every one. A false match only costs a failed
+	 * silent mount; a miss would lose the drive, so this errs wide. */
+	if (memcmp(b + 54, "FAT", 3) == 0 || memcmp(b + 82, "FAT", 3) == 0 || b[0] == 0xeb ||
+	    b[0] == 0xe9)
+		mask |= BOOT_DRIVE_VFAT;
+	return mask;
+}
+
+/* see boot.h */
 size_t boot_drives_mount(struct boot_ctx *ctx, const char *stage, int *fds)
 {
 	/* udf: Azure's provisioning CD (ovf-env.xml) */
-	static const char *const types[] = { "iso9660", "vfat", "udf" };
+	static const struct { const char *type; int bit; } types[] = {
+		{ "iso9660", BOOT_DRIVE_ISO9660 }, { "vfat", BOOT_DRIVE_VFAT },
+		{ "udf", BOOT_DRIVE_UDF },
+	};
 	DIR *d = opendir("/sys/class/block");
 	struct dirent *e;
 	size_t n = 0, t;
+	int loaded = 0;
 
-	boot_kmod_load(&ctx->kmod, "isofs");
-	boot_kmod_load(&ctx->kmod, "vfat");
-	boot_kmod_load(&ctx->kmod, "nls_cp437");
-	boot_kmod_load(&ctx->kmod, "nls_iso8859_1");
-	boot_kmod_load(&ctx->kmod, "udf");
 	mkdir(CTX_MNT, 0755);
 	while (d && n < BOOT_DRIVES_MAX && (e = readdir(d))) {
 		char dev[300], dir[64];
+		int fd, mask;
 
 		if (e->d_name[0] == '.' || strncmp(e->d_name, "loop", 4) == 0 ||
 		    strncmp(e->d_name, "ram", 3) == 0)
 			continue;
 		snprintf(dev, sizeof(dev), "/dev/%s", e->d_name);
+		/* Look before mounting: the file-system modules cost a boot
+		 * without a config drive several hundred ms under emulation. */
+		if ((fd = open(dev, O_RDONLY | O_NONBLOCK | O_CLOEXEC)) < 0)
+			continue;
+		mask = boot_drive_probe(fd);
+		close(fd);
+		if (!mask)
+			continue;
+		if (mask & ~loaded & BOOT_DRIVE_ISO9660)
+			boot_kmod_load(&ctx->kmod, "isofs");
+		if (mask & ~loaded & BOOT_DRIVE_VFAT) {
+			boot_kmod_load(&ctx->kmod, "vfat");
+			boot_kmod_load(&ctx->kmod, "nls_cp437");
+			boot_kmod_load(&ctx->kmod, "nls_iso8859_1");
+		}
+		if (mask & ~loaded & BOOT_DRIVE_UDF)
+			boot_kmod_load(&ctx->kmod, "udf");
+		loaded |= mask;
 		snprintf(dir, sizeof(dir), CTX_MNT "/%zu", n);
 		mkdir(dir, 0755);
 		for (t = 0; t < BOOT_LEN(types); t++) {
-			/* MS_SILENT: most devices are neither; no kernel complaint. */
-			if (mount(dev, dir, types[t], MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC |
-				  MS_SILENT, NULL) < 0)
+			/* MS_SILENT: a wide FAT guess may be wrong; no kernel complaint. */
+			if (!(mask & types[t].bit) ||
+			    mount(dev, dir, types[t].type, MS_RDONLY | MS_NOSUID | MS_NODEV |
+				  MS_NOEXEC | MS_SILENT, NULL) < 0)
 				continue;
 			fds[n] = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 			if (fds[n] >= 0) {
-				boot_log(ctx, stage, "looking at %s (%s)", dev, types[t]);
+				boot_log(ctx, stage, "looking at %s (%s)", dev, types[t].type);
 				n++;
 			} else {
 				umount(dir);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -33,6 +34,15 @@ static void join_urls(const struct boot_cfg_repo *r, char *buf, size_t cap)
 	buf[0] = '\0';
 	for (i = 0; i < r->nurls && n < cap; i++)
 		n += (size_t)snprintf(buf + n, cap - n, "%s%s", i ? ";" : "", r->urls[i]);
+}
+
+/* Whether a list of URLs names any https:// one. */
+static int has_https(const char *list)
+{
+	for (const char *p = list; *p; p++)
+		if (strncasecmp(p, "https://", 8) == 0)
+			return 1;
+	return 0;
 }
 
 /* Reads aux/NAME into buf (NUL-terminated); returns buf, or NULL if absent. */
@@ -183,7 +193,7 @@ static int mount_repo(struct boot_ctx *ctx, const struct boot_mount_plan *plan)
 		cfg.path_prefix = prefix;
 	}
 	cfg.flags = CVMFS_CLIENT_SUID | CVMFS_CLIENT_ALLOW_OTHER;
-	if (ctx->have_tls) {
+	if (has_https(servers) + has_https(cfg.proxies) && boot_tls_ready(ctx) == 0) {
 		cfg.https_wrap = tls_https_wrap;
 		cfg.https_ctx = &ctx->https;
 	}

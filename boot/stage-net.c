@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* boot/stage-net.c: the net stage: DHCP or static configuration (net/). */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -39,6 +40,40 @@ static size_t one_context(struct boot_ctx *ctx, struct boot_shvars *v, struct ne
 }
 
 /* see boot.h */
+int boot_tls_ready(struct boot_ctx *ctx)
+{
+	size_t skipped = 0;
+	int rc;
+
+	if (ctx->tls_tried)
+		return ctx->have_tls ? 0 : -ENOPKG;
+	ctx->tls_tried = 1;
+	if ((rc = tls_ctx_init(&ctx->tls)) < 0 ||
+	    (rc = tls_ctx_ca_add_file(&ctx->tls, TLS_CA_PATH, &skipped)) < 0 ||
+	    (rc = tls_https_init(&ctx->https, &ctx->tls)) < 0) {
+		boot_log(ctx, ctx->stage ? ctx->stage : "net", "no HTTPS: %s: %s", TLS_CA_PATH,
+			 strerror(-rc));
+		return rc;
+	}
+	ctx->have_tls = 1;
+	return 0;
+}
+
+/* The https scheme of PID 1's own client (user-data): CAs on first use. */
+static int https_wrap(void *arg, struct net_io *raw, const char *host, uint64_t deadline_ms,
+		      struct net_io *out)
+{
+	struct boot_ctx *ctx = arg;
+	int rc = boot_tls_ready(ctx);
+
+	if (rc < 0) {
+		raw->close(raw->arg);
+		return rc;
+	}
+	return tls_https_wrap(&ctx->https, raw, host, deadline_ms, out);
+}
+
+/* see boot.h */
 int boot_stage_net(struct boot_ctx *ctx)
 {
 	struct net_cfg nc;
@@ -60,16 +95,8 @@ int boot_stage_net(struct boot_ctx *ctx)
 			 (unsigned long long)(boot_now_ms() - t0), net_why_str(l->why), l->detail);
 		return rc;
 	}
-	/* HTTPS: the CA bundle baked in at build time (tls/module.mk). */
-	if (tls_ctx_init(&ctx->tls) == 0) {
-		size_t skipped = 0;
-
-		rc = tls_ctx_ca_add_file(&ctx->tls, TLS_CA_PATH, &skipped);
-		if (rc >= 0 && tls_https_add(&ctx->https, &ctx->tls, &ctx->http) == 0)
-			ctx->have_tls = 1;
-		else
-			boot_log(ctx, "net", "no HTTPS: %s: %s", TLS_CA_PATH, strerror(-rc));
-	}
+	/* HTTPS: the CA bundle is read on the first https connection. */
+	net_http_scheme_add(&ctx->http, "https", 443, https_wrap, ctx);
 	inet_ntop(AF_INET, &l->addr, addr, sizeof(addr));
 	inet_ntop(AF_INET, &l->gw, gw, sizeof(gw));
 	boot_log(ctx, "net", "%s %s/%u gw %s mtu %u dns %zu (%s, %llu ms)", l->ifname, addr,

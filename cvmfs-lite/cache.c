@@ -92,13 +92,12 @@ static int clean_txn(int txnfd)
 	return 0;
 }
 
-static void scan_dir(struct cvmfs_cache *k, int sub, const char *prefix)
+static void scan_dir(struct cvmfs_cache *k, const char *prefix)
 {
 	int fd = openat(k->dirfd, prefix, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	DIR *d;
 	struct dirent *de;
 
-	(void)sub;
 	if (fd < 0)
 		return;
 	d = fdopendir(fd);
@@ -145,10 +144,68 @@ static int real_dir(int dirfd, const char *name)
 	return 0;
 }
 
+static bool is_sub(const char *name)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	return name[0] && name[1] && !name[2] && strchr(hex, name[0]) && strchr(hex, name[1]);
+}
+
+/* One pass over the cache root: scans the object directories there and
+ * removes whatever else took one of their names (a symlink, a file), so
+ * that object names are never resolved through a planted link. Missing
+ * directories are made on first use (rename_in): a first boot does not
+ * pay for 256 mkdirs, a later one reads only the directories in use. */
+static int scan_root(struct cvmfs_cache *k)
+{
+	int fd = openat(k->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
+	struct dirent *de;
+
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+		bool dir = de->d_type == DT_DIR;
+
+		if (!is_sub(de->d_name))
+			continue;
+		if (de->d_type == DT_UNKNOWN)
+			dir = fstatat(k->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			      S_ISDIR(st.st_mode);
+		if (dir)
+			scan_dir(k, de->d_name);
+		else if (unlinkat(k->dirfd, de->d_name, 0) < 0 && errno != ENOENT) {
+			int rc = -errno;
+
+			closedir(d);
+			return rc;
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+/* renameat into <hex[0:2]>/..., making that directory on its first use. */
+static int rename_in(struct cvmfs_cache *k, const char *from, const char *name)
+{
+	char sub[3] = { name[0], name[1], 0 };
+
+	if (renameat(k->txnfd, from, k->dirfd, name) == 0)
+		return 0;
+	if (errno != ENOENT || real_dir(k->dirfd, sub) < 0)
+		return -errno;
+	return renameat(k->txnfd, from, k->dirfd, name) < 0 ? -errno : 0;
+}
+
 /* see internal.h */
 int cvmfs_cache_init(struct cvmfs_cache *k, int dirfd, uint64_t limit)
 {
-	char sub[4];
 	int rc = 0;
 
 	memset(k, 0, sizeof(*k));
@@ -156,23 +213,14 @@ int cvmfs_cache_init(struct cvmfs_cache *k, int dirfd, uint64_t limit)
 	k->txnfd = -1;
 	k->limit = limit;
 	pthread_mutex_init(&k->lock, NULL);
-	for (int i = 0; i < 256; i++) {
-		snprintf(sub, sizeof(sub), "%02x", i);
-		if ((rc = real_dir(dirfd, sub)) < 0)
-			return rc;
-	}
 	pthread_cond_init(&k->sync_cond, NULL);
 	if ((rc = real_dir(dirfd, "txn")) < 0)
 		return rc;
 	k->txnfd = openat(dirfd, "txn", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (k->txnfd < 0)
 		return -errno;
-	if ((rc = clean_txn(k->txnfd)) < 0)
+	if ((rc = clean_txn(k->txnfd)) < 0 || (rc = scan_root(k)) < 0)
 		return rc;
-	for (int i = 0; i < 256; i++) {
-		snprintf(sub, sizeof(sub), "%02x", i);
-		scan_dir(k, i, sub);
-	}
 	if (pthread_create(&k->syncer, NULL, syncer, k) != 0)
 		return -ENOMEM;
 	k->syncer_running = true;
@@ -406,7 +454,7 @@ static void rename_synced(struct cvmfs_cache *k, uint64_t gen)
 			continue;
 		}
 		objname(&p->h, p->raw, name, sizeof(name));
-		if (renameat(k->txnfd, p->name, k->dirfd, name) < 0)
+		if (rename_in(k, p->name, name) < 0)
 			unlinkat(k->txnfd, p->name, 0);	/* refetched next time */
 		*pp = p->next;
 		free(p);
@@ -507,13 +555,17 @@ int cvmfs_cache_put_file(struct cvmfs_cache *k, const char *name, const void *bu
 		p += w;
 		len -= w;
 	}
-	if (fsync(t.fd) < 0 || renameat(k->txnfd, t.name, k->dirfd, name) < 0) {
+	/* The data first, then the name: a crash leaves the old file or the
+	 * new one, never a torn one. The rename itself need not be durable at
+	 * once (these files are a replay floor, crumbs and pins, each as good
+	 * as its previous version); the next journal commit carries it, and
+	 * PID 1 commits right after the mount anyway. One flush, not two. */
+	if (fdatasync(t.fd) < 0 || renameat(k->txnfd, t.name, k->dirfd, name) < 0) {
 		rc = -errno;
 		cvmfs_cache_txn_abort(k, &t);
 		return rc;
 	}
 	close(t.fd);
-	fsync(k->dirfd);
 	return 0;
 }
 

@@ -77,7 +77,9 @@ struct cvmfs_cache {
 #define CVMFS_SIZE_UNKNOWN UINT64_MAX
 
 /* Opens (creating) the layout under dirfd (which the cache now owns):
- * 00..ff/, txn/ (emptied: leftovers of a crash). Scans objects into the
+ * txn/ (emptied: leftovers of a crash) and 00..ff/ (each made when its
+ * first object arrives; anything but a directory under such a name is
+ * removed here). Scans objects into the
  * LRU index. Returns 0 or -errno. */
 int cvmfs_cache_init(struct cvmfs_cache *k, int dirfd, uint64_t limit);
 void cvmfs_cache_fini(struct cvmfs_cache *k);

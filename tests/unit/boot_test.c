@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* tests/unit/boot_test.c: the newc writer, byte for byte. */
+/* tests/unit/boot_test.c: the newc writer, byte for byte; the config-drive probe. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "boot/boot.h"
@@ -89,12 +90,71 @@ static void cpio_rejects_duplicates_and_overflow(void **state)
 	assert_int_equal(boot_cpio_add(&c, "z", S_IFDIR | 0755, NULL, 0, 0, 0), -ENOSPC);
 }
 
+/* A 64 KiB "device" in a temporary file with some bytes set. */
+static int dev_with(const void *b, size_t len, off_t off)
+{
+	char path[] = "/tmp/cvmboot-probe-XXXXXX";
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	unlink(path);
+	assert_int_equal(ftruncate(fd, 64 << 10), 0);
+	if (len)
+		assert_int_equal(pwrite(fd, b, len, off), (ssize_t)len);
+	return fd;
+}
+
+static void drive_probe_by_magic(void **state)
+{
+	unsigned char bs[512] = { 0xeb, 0x3c, 0x90, 'm', 'k', 'f', 's', '.', 'f', 'a', 't' };
+	unsigned char gpt[512] = { 0 };
+	unsigned char fat32[512] = { 0 };
+	int fd;
+
+	(void)state;
+	bs[510] = 0x55;
+	bs[511] = 0xaa;
+	memcpy(bs + 54, "FAT12   ", 8);
+	gpt[450] = 0xee;	/* protective MBR: the scratch disk, no FAT */
+	gpt[510] = 0x55;
+	gpt[511] = 0xaa;
+	memcpy(fat32 + 82, "FAT32   ", 8);
+	fat32[510] = 0x55;
+	fat32[511] = 0xaa;
+	fd = dev_with("\1CD001\1", 7, 32768);
+	assert_int_equal(boot_drive_probe(fd), BOOT_DRIVE_ISO9660);
+	close(fd);
+	fd = dev_with("\0BEA01\1", 7, 32768);	/* UDF: BEA01, then NSR03 */
+	assert_int_equal(pwrite(fd, "\0NSR03\1", 7, 32768 + 2048), 7);
+	assert_int_equal(boot_drive_probe(fd), BOOT_DRIVE_UDF);
+	assert_int_equal(pwrite(fd, "\1CD001\1", 7, 32768), 7);	/* a UDF bridge disc */
+	assert_int_equal(boot_drive_probe(fd), BOOT_DRIVE_ISO9660 | BOOT_DRIVE_UDF);
+	close(fd);
+	fd = dev_with(bs, sizeof(bs), 0);
+	assert_int_equal(boot_drive_probe(fd), BOOT_DRIVE_VFAT);
+	close(fd);
+	fd = dev_with(fat32, sizeof(fat32), 0);
+	assert_int_equal(boot_drive_probe(fd), BOOT_DRIVE_VFAT);
+	close(fd);
+	fd = dev_with(gpt, sizeof(gpt), 0);
+	assert_int_equal(boot_drive_probe(fd), 0);
+	close(fd);
+	fd = dev_with(NULL, 0, 0);	/* blank */
+	assert_int_equal(boot_drive_probe(fd), 0);
+	close(fd);
+	fd = dev_with("\1CD001", 6, 0);	/* too short a device for the descriptor */
+	assert_int_equal(ftruncate(fd, 100), 0);
+	assert_int_equal(boot_drive_probe(fd), 0);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(cpio_sorted_and_padded),
 		cmocka_unit_test(cpio_same_input_same_bytes),
 		cmocka_unit_test(cpio_rejects_duplicates_and_overflow),
+		cmocka_unit_test(drive_probe_by_magic),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -85,6 +85,49 @@ static int open_dir(const char *sub)
 	return fd;
 }
 
+/* Object directories appear with their first object; whatever else holds
+ * such a name when the cache opens (a planted link) goes, unfollowed. */
+static void cache_dirs_on_demand(void **state)
+{
+	struct cvmfs_cache k;
+	struct cvmfs_hash h;
+	char p[256], hex[CVMFS_HASH_HEX_MAX], victim[256];
+	struct stat st;
+	int fd;
+
+	(void)state;
+	snprintf(victim, sizeof(victim), "%s/victim", tmpdir);
+	assert_int_equal(mkdir(victim, 0700), 0);
+	snprintf(p, sizeof(p), "%s/c2/ab", tmpdir);
+	fd = open_dir("c2");
+	assert_int_equal(symlink(victim, p), 0);
+	assert_int_equal(cvmfs_cache_init(&k, fd, 0), 0);
+	assert_int_equal(lstat(p, &st), -1);		/* the link is gone */
+	assert_int_equal(stat(victim, &st), 0);		/* its target is not */
+	snprintf(p, sizeof(p), "%s/c2/00", tmpdir);
+	assert_int_equal(access(p, F_OK), -1);		/* no directory made up front */
+	put_obj(&k, "on demand", &h);
+	cvmfs_cache_flush(&k);
+	cvmfs_hash_fmt(&h, hex, sizeof(hex));
+	snprintf(p, sizeof(p), "%s/c2/%.2s/%s", tmpdir, hex, hex + 2);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	fd = cvmfs_cache_open(&k, &h, false, 9);
+	assert_true(fd >= 0);
+	close(fd);
+	cvmfs_cache_fini(&k);
+	/* a restart finds it again through the directory scan */
+	assert_int_equal(cvmfs_cache_init(&k, open_dir("c2"), 0), 0);
+	{
+		uint64_t used, n;
+
+		cvmfs_cache_stats(&k, &used, &n);
+		assert_int_equal(n, 1);
+		assert_int_equal(used, 9);
+	}
+	cvmfs_cache_fini(&k);
+}
+
 static void cache_lru_pins_restart(void **state)
 {
 	struct cvmfs_cache *k = calloc(1, sizeof(*k));
@@ -439,6 +482,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(symlink_expansion),
 		cmocka_unit_test(cache_lru_pins_restart),
+		cmocka_unit_test(cache_dirs_on_demand),
 		cmocka_unit_test(fetch_lists),
 		cmocka_unit_test(catalog_queries),
 		cmocka_unit_test(fuse_protocol),
