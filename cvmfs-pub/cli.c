@@ -65,8 +65,11 @@ static int publish_usage(void)
 		"         [--description TEXT] [--hash sha1|rmd160|shake128]\n"
 		"         [--chunk-min N] [--chunk-avg N] [--chunk-max N] (bytes, k/M/G suffix)\n"
 		"         [--whitelist-days N] [--threads N] [--rehash] [--no-auto-tag] [-v]\n"
+		"         [--meta-info FILE.json]\n"
 		"  Without --tag the revision is tagged generic-<UTC time> (as upstream does),\n"
-		"  unless --no-auto-tag.\n");
+		"  unless --no-auto-tag. The meta-info object (a JSON object: administrator,\n"
+		"  email, organisation, description, url, recommended-stratum0,\n"
+		"  recommended-stratum1s, custom) stays as it was unless --meta-info is given.\n");
 	return 2;
 }
 
@@ -78,7 +81,8 @@ int cvmfs_pub_cli_publish(int argc, char **argv)
 		{ "description", 1, 0, 'd' }, { "hash", 1, 0, 'H' }, { "chunk-min", 1, 0, '1' },
 		{ "chunk-avg", 1, 0, '2' }, { "chunk-max", 1, 0, '3' },
 		{ "whitelist-days", 1, 0, 'w' }, { "threads", 1, 0, 'j' }, { "rehash", 0, 0, 'r' },
-		{ "verbose", 0, 0, 'v' }, { "no-auto-tag", 0, 0, 'A' }, { 0, 0, 0, 0 },
+		{ "verbose", 0, 0, 'v' }, { "no-auto-tag", 0, 0, 'A' }, { "meta-info", 1, 0, 'M' },
+		{ 0, 0, 0, 0 },
 	};
 	struct cvmfs_pub_opts o = {
 		.algo = CVMFS_HASH_SHA1, .chunk_min = CVMFS_PUB_CHUNK_MIN,
@@ -116,6 +120,7 @@ int cvmfs_pub_cli_publish(int argc, char **argv)
 		case 'r': o.rehash = 1; break;
 		case 'v': o.verbose = 1; break;
 		case 'A': o.no_auto_tag = 1; break;
+		case 'M': o.meta_info = optarg; break;
 		default: return publish_usage();
 		}
 	}
@@ -262,7 +267,9 @@ static int tag_edit(const char *repo, const char *verb, const char *name, const 
 	struct cvmfs_pub_rng rng;
 	struct cvmfs_pub_err e;
 	struct cvmfs_pub_tag t = { 0 };
-	unsigned char *raw = NULL;
+	struct cvmfs_pub_ref ref;
+	unsigned char *raw = NULL, *reflog = NULL;
+	size_t reflog_len = 0;
 	char fqrn[CVMFS_FQRN_MAX], path[4096];
 	size_t len;
 	int rc, add = strcmp(verb, "add") == 0, have_rng = 0;
@@ -310,13 +317,19 @@ static int tag_edit(const char *repo, const char *verb, const char *name, const 
 				0, add ? NULL : name, &nm.history, &e);
 	if (rc < 0)
 		goto out;
-	nm.have |= CVMFS_MF_H | CVMFS_MF_T;
+	nm.have |= CVMFS_MF_H | CVMFS_MF_T | CVMFS_MF_Y;
 	nm.timestamp = (uint64_t)time(NULL);
 	if (nm.timestamp <= m.timestamp)
 		nm.timestamp = m.timestamp + 1;
-	rc = cvmfs_pub_manifest_commit(repo, &s, &k, &rng, &nm, &e);
+	ref = (struct cvmfs_pub_ref){ nm.history, CVMFS_PUB_REF_HISTORY };
+	rc = cvmfs_pub_reflog_build(&s, fqrn, &ref, 1, NULL, 0, &reflog, &reflog_len, &e);
+	if (rc == 0)
+		rc = cvmfs_hash_buf(m.root.algo, reflog, reflog_len, &nm.reflog);
+	if (rc == 0)
+		rc = cvmfs_pub_manifest_commit(repo, &s, &k, &rng, &nm, reflog, reflog_len, &e);
 out:
 	free(raw);
+	free(reflog);
 	cvmfs_pub_store_close(&s);
 	if (have_rng)
 		cvmfs_pub_rng_fini(&rng);

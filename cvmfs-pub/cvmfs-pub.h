@@ -100,6 +100,7 @@ struct cvmfs_pub_opts {
 	unsigned threads;		/* 0: one per CPU */
 	int rehash;			/* do not trust size+mtime of the previous revision */
 	int no_auto_tag;		/* no tag given: add none (else generic-<time>) */
+	const char *meta_info;		/* JSON file for the meta-info object, or NULL: keep */
 	int verbose;
 };
 #define CVMFS_PUB_CHUNK_MIN (4u << 20)

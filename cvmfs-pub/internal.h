@@ -214,10 +214,32 @@ int cvmfs_pub_history_open(struct cvmfs_pub_store *s, const struct cvmfs_hash *h
  * Returns 1 (loaded; *raw malloc'd, m points into it), 0 (no manifest) or -errno. */
 int cvmfs_pub_manifest_load(const char *repo, const char *fqrn, const struct cvmfs_cert *cert,
 		      unsigned char **raw, struct cvmfs_manifest *m, struct cvmfs_pub_err *e);
-/* publish.c: syncs the store, signs m and replaces REPO/.cvmfspublished atomically. */
+/* publish.c: syncs the store, signs m and replaces REPO/.cvmfspublished
+ * atomically; with reflog (the new .cvmfsreflog bytes, m->reflog = their
+ * hash) writes that file just before the manifest. */
 int cvmfs_pub_manifest_commit(const char *repo, struct cvmfs_pub_store *s, struct cvmfs_pub_signer *k,
 			struct cvmfs_pub_rng *rng, const struct cvmfs_manifest *m,
-			struct cvmfs_pub_err *e);
+			const unsigned char *reflog, size_t reflog_len, struct cvmfs_pub_err *e);
+
+/* ---- reflog and meta-info (reflog.c) ---- */
+enum { CVMFS_PUB_REF_CATALOG = 0, CVMFS_PUB_REF_CERT = 1, CVMFS_PUB_REF_HISTORY = 2,
+       CVMFS_PUB_REF_META = 3 };
+struct cvmfs_pub_ref {
+	struct cvmfs_hash h;
+	int type;			/* CVMFS_PUB_REF_* */
+};
+/* The new reflog file: REPO/.cvmfsreflog when it is a reflog of fqrn (else
+ * a new one), with drop removed and add inserted (INSERT OR IGNORE, time
+ * now). *out malloc'd. Returns 0 or -errno (err says why). */
+int cvmfs_pub_reflog_build(struct cvmfs_pub_store *s, const char *fqrn,
+			   const struct cvmfs_pub_ref *add, size_t nadd,
+			   const struct cvmfs_pub_ref *drop, size_t ndrop, unsigned char **out,
+			   size_t *len, struct cvmfs_pub_err *e);
+/* 0 if buf is one JSON object (syntax only), else -EINVAL. */
+int cvmfs_pub_json_object_check(const char *buf, size_t len);
+/* Upstream's meta-info keys with empty values; returns the length or -ENOSPC. */
+int cvmfs_pub_metainfo_default(const char *fqrn, char *buf, size_t len);
+#define CVMFS_PUB_METAINFO_MAX (1u << 20)
 /* catalog.c: inflates catalog object h into a temporary file (path in tmp). */
 int cvmfs_pub_object_to_tmp(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char suffix,
 		      char *tmp, size_t len, uint64_t *size);

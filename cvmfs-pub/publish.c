@@ -59,7 +59,7 @@ int cvmfs_pub_manifest_load(const char *repo, const char *fqrn, const struct cvm
 /* see internal.h */
 int cvmfs_pub_manifest_commit(const char *repo, struct cvmfs_pub_store *s, struct cvmfs_pub_signer *k,
 			struct cvmfs_pub_rng *rng, const struct cvmfs_manifest *m,
-			struct cvmfs_pub_err *e)
+			const unsigned char *reflog, size_t reflog_len, struct cvmfs_pub_err *e)
 {
 	char body[4096];
 	unsigned char out[8192];
@@ -75,6 +75,12 @@ int cvmfs_pub_manifest_commit(const char *repo, struct cvmfs_pub_store *s, struc
 	/* Every object the manifest names must be on disk before it is. */
 	if (syncfs(s->repofd) < 0)
 		return cvmfs_pub_fail(e, -errno, "%s: sync failed: %s", repo, strerror(errno));
+	/* The reflog goes first: a crash between the two leaves a reflog that
+	 * lists more than the manifest names (all of it stored), never less. */
+	if (reflog && (rc = cvmfs_pub_write_atomic(repo, ".cvmfsreflog", reflog, reflog_len,
+						   0644)) < 0)
+		return cvmfs_pub_fail(e, rc, "%s/.cvmfsreflog: cannot write: %s", repo,
+				      strerror(-rc));
 	rc = cvmfs_pub_write_atomic(repo, ".cvmfspublished", out, (size_t)n, 0644);
 	if (rc < 0)
 		return cvmfs_pub_fail(e, rc, "%s/.cvmfspublished: cannot write: %s", repo,
@@ -167,6 +173,47 @@ static void generic_tag(time_t sec, unsigned ms, char *buf, size_t len)
 	snprintf(buf, len, "generic-%s.%03uZ", s, ms % 1000);
 }
 
+/* The meta-info object (spec §6): --meta-info FILE (a JSON object), else the
+ * previous revision's, else upstream's keys with empty values. */
+static int store_metainfo(const struct cvmfs_pub_opts *o, struct cvmfs_pub_store *s,
+			  const struct cvmfs_manifest *prev, struct cvmfs_hash *out,
+			  struct cvmfs_pub_err *e)
+{
+	unsigned char *buf = NULL;
+	char def[1024];
+	size_t len;
+	int rc;
+
+	if (!o->meta_info && prev && (prev->have & CVMFS_MF_M) &&
+	    cvmfs_pub_store_has(s, &prev->meta, CVMFS_SUFFIX_META)) {
+		*out = prev->meta;
+		return 0;
+	}
+	if (o->meta_info) {
+		rc = cvmfs_pub_read_file(AT_FDCWD, o->meta_info, CVMFS_PUB_METAINFO_MAX, &buf, &len);
+		if (rc < 0)
+			return cvmfs_pub_fail(e, rc, "--meta-info %s: cannot read: %s", o->meta_info,
+					      rc == -EFBIG ? "larger than 1 MiB" : strerror(-rc));
+		if (cvmfs_pub_json_object_check((const char *)buf, len) < 0) {
+			free(buf);
+			return cvmfs_pub_fail(e, -EINVAL, "--meta-info %s: not one JSON object "
+					      "(see upstream's keys: administrator, email, "
+					      "organisation, description, url, recommended-stratum0, "
+					      "recommended-stratum1s, custom)", o->meta_info);
+		}
+		rc = cvmfs_pub_store_put_buf(s, CVMFS_SUFFIX_META, buf, len, out);
+		free(buf);
+	} else {
+		rc = cvmfs_pub_metainfo_default(o->fqrn, def, sizeof(def));
+		if (rc >= 0)
+			rc = cvmfs_pub_store_put_buf(s, CVMFS_SUFFIX_META, def, (size_t)rc, out);
+	}
+	if (rc < 0)
+		return cvmfs_pub_fail(e, rc, "%s: cannot store the meta-info object: %s", o->repo,
+				      strerror(-rc));
+	return 0;
+}
+
 static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 		   struct cvmfs_pub_store *s, struct cvmfs_pub_rng *rng,
 		   struct cvmfs_pub_result *res, struct cvmfs_pub_err *e)
@@ -175,7 +222,10 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 	struct cvmfs_pub_tree t = { .o = o, .e = e, .srcfd = -1 };
 	struct cvmfs_pub_tag tag;
 	unsigned char *raw = NULL;
-	struct cvmfs_hash hist, cert;
+	struct cvmfs_hash hist, cert, meta;
+	struct cvmfs_pub_ref refs[4];
+	unsigned char *reflog = NULL;
+	size_t reflog_len = 0;
 	struct timespec rt;
 	time_t now;
 	unsigned ms;
@@ -228,10 +278,22 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 				: NULL, &tag, 1, NULL, &hist, e);
 	if (rc < 0)
 		goto out;
+	if ((rc = store_metainfo(o, s, have_prev ? &prev : NULL, &meta, e)) < 0)
+		goto out;
+	refs[0] = (struct cvmfs_pub_ref){ t.cats[0].hash, CVMFS_PUB_REF_CATALOG };
+	refs[1] = (struct cvmfs_pub_ref){ cert, CVMFS_PUB_REF_CERT };
+	refs[2] = (struct cvmfs_pub_ref){ hist, CVMFS_PUB_REF_HISTORY };
+	refs[3] = (struct cvmfs_pub_ref){ meta, CVMFS_PUB_REF_META };
+	if ((rc = cvmfs_pub_reflog_build(s, o->fqrn, refs, 4, NULL, 0, &reflog, &reflog_len,
+					 e)) < 0)
+		goto out;
 	if ((rc = write_whitelist(o, k, rng, now, e)) < 0)
 		goto out;
 	memset(&m, 0, sizeof(m));
-	m.have = CVMFS_MF_N | CVMFS_MF_X | CVMFS_MF_H | CVMFS_MF_T;
+	m.have = CVMFS_MF_N | CVMFS_MF_X | CVMFS_MF_H | CVMFS_MF_T | CVMFS_MF_M | CVMFS_MF_Y;
+	m.meta = meta;
+	if ((rc = cvmfs_hash_buf(o->algo, reflog, reflog_len, &m.reflog)) < 0)
+		goto out;
 	m.root = t.cats[0].hash;
 	m.root_size = t.cats[0].size;
 	m.ttl = CVMFS_DEFAULT_TTL;
@@ -241,7 +303,7 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 	m.history = hist;
 	m.timestamp = (uint64_t)now;
 	phase(o, "history, whitelist", &t0);
-	if ((rc = cvmfs_pub_manifest_commit(o->repo, s, k, rng, &m, e)) < 0)
+	if ((rc = cvmfs_pub_manifest_commit(o->repo, s, k, rng, &m, reflog, reflog_len, e)) < 0)
 		goto out;
 	phase(o, "sync, manifest", &t0);
 	close(openat(s->repofd, ".cvmfs_master_replica", O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
@@ -252,6 +314,7 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 		res->catalogs_new += !t.cats[i].reused;
 out:
 	free(raw);
+	free(reflog);
 	cvmfs_pub_tree_fini(&t);
 	return rc;
 }
