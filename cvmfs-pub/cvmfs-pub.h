@@ -24,6 +24,7 @@ int cvmfs_pub_cli_publish(int argc, char **argv);
 int cvmfs_pub_cli_tag(int argc, char **argv);
 int cvmfs_pub_cli_inspect(int argc, char **argv);
 int cvmfs_pub_cli_bundle(int argc, char **argv);
+int cvmfs_pub_cli_gc(int argc, char **argv);
 
 /* ---- errors: the first one wins (threads may race to set it) ---- */
 struct cvmfs_pub_err {
