@@ -15,6 +15,10 @@ int cvmfs_pub_read_file(int dirfd, const char *path, size_t max, unsigned char *
  * fsync of dir. Returns 0 or -errno (-ENOSPC on a full disk). */
 int cvmfs_pub_write_atomic(const char *dir, const char *name, const void *data, size_t len,
 			   unsigned mode);
+/* Two such files, both written and fsync'ed first, then renamed back to
+ * back (name1 first; name1 NULL: only name2), then dir fsync'ed. */
+int cvmfs_pub_write_atomic2(const char *dir, const char *name1, const void *data1, size_t len1,
+			    const char *name2, const void *data2, size_t len2, unsigned mode);
 /* zlib level 6 (identical ids to upstream cvmfs) of a buffer; *out malloc'd. */
 int cvmfs_pub_deflate(const void *in, size_t len, unsigned char **out, size_t *outlen);
 

@@ -75,13 +75,12 @@ int cvmfs_pub_manifest_commit(const char *repo, struct cvmfs_pub_store *s, struc
 	/* Every object the manifest names must be on disk before it is. */
 	if (syncfs(s->repofd) < 0)
 		return cvmfs_pub_fail(e, -errno, "%s: sync failed: %s", repo, strerror(errno));
-	/* The reflog goes first: a crash between the two leaves a reflog that
-	 * lists more than the manifest names (all of it stored), never less. */
-	if (reflog && (rc = cvmfs_pub_write_atomic(repo, ".cvmfsreflog", reflog, reflog_len,
-						   0644)) < 0)
-		return cvmfs_pub_fail(e, rc, "%s/.cvmfsreflog: cannot write: %s", repo,
-				      strerror(-rc));
-	rc = cvmfs_pub_write_atomic(repo, ".cvmfspublished", out, (size_t)n, 0644);
+	/* The reflog is renamed into place right before the manifest, both
+	 * written and synced first: only a kill between the two rename calls
+	 * leaves a reflog that lists more than the manifest's Y (it names only
+	 * stored objects, and the next publish or gc goes on from it). */
+	rc = cvmfs_pub_write_atomic2(repo, reflog ? ".cvmfsreflog" : NULL, reflog, reflog_len,
+				     ".cvmfspublished", out, (size_t)n, 0644);
 	if (rc < 0)
 		return cvmfs_pub_fail(e, rc, "%s/.cvmfspublished: cannot write: %s", repo,
 				      strerror(-rc));
