@@ -65,11 +65,13 @@ static int publish_usage(void)
 		"         [--description TEXT] [--hash sha1|rmd160|shake128]\n"
 		"         [--chunk-min N] [--chunk-avg N] [--chunk-max N] (bytes, k/M/G suffix)\n"
 		"         [--whitelist-days N] [--threads N] [--rehash] [--no-auto-tag] [-v]\n"
-		"         [--meta-info FILE.json]\n"
+		"         [--meta-info FILE.json] [-q|--quiet]\n"
 		"  Without --tag the revision is tagged generic-<UTC time> (as upstream does),\n"
 		"  unless --no-auto-tag. The meta-info object (a JSON object: administrator,\n"
 		"  email, organisation, description, url, recommended-stratum0,\n"
-		"  recommended-stratum1s, custom) stays as it was unless --meta-info is given.\n");
+		"  recommended-stratum1s, custom) stays as it was unless --meta-info is given.\n"
+		"  On a terminal a progress line shows the phase, entries and bytes done and\n"
+		"  the rate; -q prints nothing but errors; -v adds each phase's time (stderr).\n");
 	return 2;
 }
 
@@ -82,7 +84,7 @@ int cvmfs_pub_cli_publish(int argc, char **argv)
 		{ "chunk-avg", 1, 0, '2' }, { "chunk-max", 1, 0, '3' },
 		{ "whitelist-days", 1, 0, 'w' }, { "threads", 1, 0, 'j' }, { "rehash", 0, 0, 'r' },
 		{ "verbose", 0, 0, 'v' }, { "no-auto-tag", 0, 0, 'A' }, { "meta-info", 1, 0, 'M' },
-		{ 0, 0, 0, 0 },
+		{ "quiet", 0, 0, 'q' }, { 0, 0, 0, 0 },
 	};
 	struct cvmfs_pub_opts o = {
 		.algo = CVMFS_HASH_SHA1, .chunk_min = CVMFS_PUB_CHUNK_MIN,
@@ -92,12 +94,13 @@ int cvmfs_pub_cli_publish(int argc, char **argv)
 	struct cvmfs_pub_result r;
 	struct cvmfs_pub_err e;
 	char hex[CVMFS_HASH_HEX_MAX];
-	int c, rc, a;
+	int c, rc, a, quiet = 0;
 	uint64_t v;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "v", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "vq", lo, NULL)) != -1) {
 		switch (c) {
+		case 'q': quiet = 1; break;
 		case 'n': o.fqrn = optarg; break;
 		case 'k': o.keydir = optarg; break;
 		case 't': o.tag = optarg; break;
@@ -134,6 +137,8 @@ int cvmfs_pub_cli_publish(int argc, char **argv)
 	}
 	o.src = argv[optind];
 	o.repo = argv[optind + 1];
+	/* the live progress line only on a terminal, never in logs or pipes */
+	o.progress = !quiet && isatty(STDOUT_FILENO);
 	cvmfs_pub_err_init(&e);
 	rc = cvmfs_pub_run(&o, &r, &e);
 	if (rc < 0) {
@@ -142,6 +147,8 @@ int cvmfs_pub_cli_publish(int argc, char **argv)
 			o.repo);
 		return 1;
 	}
+	if (quiet)
+		return 0;
 	cvmfs_hash_fmt(&r.root, hex, sizeof(hex));
 	printf("published %s revision %llu: root catalog %s%s%s\n", o.fqrn,
 	       (unsigned long long)r.revision, hex, r.tag[0] ? ", tag " : "", r.tag);

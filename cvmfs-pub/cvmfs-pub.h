@@ -103,6 +103,7 @@ struct cvmfs_pub_opts {
 	int no_auto_tag;		/* no tag given: add none (else generic-<time>) */
 	const char *meta_info;		/* JSON file for the meta-info object, or NULL: keep */
 	int verbose;
+	int progress;			/* a live progress line on stdout (a terminal) */
 };
 #define CVMFS_PUB_CHUNK_MIN (4u << 20)
 #define CVMFS_PUB_CHUNK_AVG (8u << 20)

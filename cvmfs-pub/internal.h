@@ -157,6 +157,9 @@ struct cvmfs_pub_tree {
 	uint64_t prev_revision;
 	/* statistics */
 	uint64_t files, bytes;
+	/* progress (atomic; read by publish.c's progress thread) */
+	const char *phase;
+	uint64_t done_entries, done_bytes, total_entries, total_bytes;
 };
 
 /* One catalog row, as written or as read back. */
@@ -184,6 +187,10 @@ void cvmfs_pub_dg_chunk(struct cvmfs_pub_digest *d, int64_t p1, int64_t p2,
 void cvmfs_pub_dg_nested(struct cvmfs_pub_digest *d, const char *path, const char *hex,
 			 int64_t size);
 
+/* publish.c: a new phase of the progress display: name, totals (0: not
+ * known), counters back to 0. Cheap; callable without a display. */
+void cvmfs_pub_progress_phase(struct cvmfs_pub_tree *t, const char *phase, uint64_t entries,
+			      uint64_t bytes);
 /* walk.c: reads o->src into t (nodes, contents, catalogs); checks names,
  * path lengths and xattrs; groups hardlinks. Returns 0 or -errno. */
 int cvmfs_pub_walk(struct cvmfs_pub_tree *t);

@@ -31,6 +31,107 @@ static void phase(const struct cvmfs_pub_opts *o, const char *what, double *t0)
 	*t0 = t;
 }
 
+/* ---- the progress line (a terminal only) ---- */
+
+/* see internal.h */
+void cvmfs_pub_progress_phase(struct cvmfs_pub_tree *t, const char *phase, uint64_t entries,
+			      uint64_t bytes)
+{
+	__atomic_store_n(&t->done_entries, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->done_bytes, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->total_entries, entries, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->total_bytes, bytes, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->phase, phase, __ATOMIC_RELEASE);
+}
+
+struct progress {
+	struct cvmfs_pub_tree *t;
+	pthread_t th;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int stop, running;
+};
+
+static void progress_line(struct cvmfs_pub_tree *t, double t0, const char **last, double *since)
+{
+	const char *phase = __atomic_load_n(&t->phase, __ATOMIC_ACQUIRE);
+	uint64_t e = __atomic_load_n(&t->done_entries, __ATOMIC_RELAXED);
+	uint64_t te = __atomic_load_n(&t->total_entries, __ATOMIC_RELAXED);
+	uint64_t b = __atomic_load_n(&t->done_bytes, __ATOMIC_RELAXED);
+	uint64_t tb = __atomic_load_n(&t->total_bytes, __ATOMIC_RELAXED);
+	double now = now_s(), dt;
+	char ent[64], byt[64];
+
+	if (!phase)
+		return;
+	if (phase != *last) {
+		*last = phase;
+		*since = now;
+	}
+	dt = now - *since;
+	if (te)
+		snprintf(ent, sizeof(ent), "%llu/%llu entries", (unsigned long long)e,
+			 (unsigned long long)te);
+	else
+		snprintf(ent, sizeof(ent), "%llu entries", (unsigned long long)e);
+	if (tb)
+		snprintf(byt, sizeof(byt), "  %.1f/%.1f MiB  %.1f MiB/s", b / 1048576.0,
+			 tb / 1048576.0, dt > 0 ? b / 1048576.0 / dt : 0.0);
+	else
+		byt[0] = '\0';
+	printf("\r\033[Kcvmboot publish: %-9s %s%s  %.0f s", phase, ent, byt, now - t0);
+	fflush(stdout);
+}
+
+static void *progress_thread(void *arg)
+{
+	struct progress *p = arg;
+	const char *last = NULL;
+	double t0 = now_s(), since = t0;
+	struct timespec ts;
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->stop) {
+		progress_line(p->t, t0, &last, &since);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 250 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&p->cond, &p->lock, &ts);
+	}
+	pthread_mutex_unlock(&p->lock);
+	printf("\r\033[K");	/* the summary follows on a clean line */
+	fflush(stdout);
+	return NULL;
+}
+
+static void progress_start(struct progress *p, struct cvmfs_pub_tree *t)
+{
+	memset(p, 0, sizeof(*p));
+	p->t = t;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	if (t->o->progress)
+		p->running = pthread_create(&p->th, NULL, progress_thread, p) == 0;
+}
+
+static void progress_stop(struct progress *p)
+{
+	if (!p->t)
+		return;		/* never started */
+	if (p->running) {
+		pthread_mutex_lock(&p->lock);
+		p->stop = 1;
+		pthread_cond_signal(&p->cond);
+		pthread_mutex_unlock(&p->lock);
+		pthread_join(p->th, NULL);
+	}
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->lock);
+}
+
 /* see internal.h */
 int cvmfs_pub_manifest_load(const char *repo, const char *fqrn, const struct cvmfs_cert *cert,
 		      unsigned char **raw, struct cvmfs_manifest *m, struct cvmfs_pub_err *e)
@@ -223,6 +324,7 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 	unsigned char *raw = NULL;
 	struct cvmfs_hash hist, cert, meta;
 	struct cvmfs_pub_ref refs[4];
+	struct progress prog = { 0 };
 	unsigned char *reflog = NULL;
 	size_t reflog_len = 0;
 	struct timespec rt;
@@ -247,6 +349,8 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 				    prev.root.algo == CVMFS_HASH_RMD160 ? "rmd160" : "shake128");
 		goto out;
 	}
+	cvmfs_pub_progress_phase(&t, "walk", 0, 0);
+	progress_start(&prog, &t);
 	if ((rc = walk_and_prev(&t, s, have_prev ? &prev.root : NULL)) < 0)
 		goto out;
 	phase(o, "walk, prev. revision", &t0);
@@ -258,9 +362,11 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 		ms = 0;
 	}
 	res->revision = have_prev ? prev.revision + 1 : 1;
+	cvmfs_pub_progress_phase(&t, "catalogs", t.ncat, 0);
 	if ((rc = cvmfs_pub_catalogs_write(&t, s, res->revision, (uint64_t)now)) < 0)
 		goto out;
 	phase(o, "catalogs", &t0);
+	cvmfs_pub_progress_phase(&t, "history", 0, 0);
 	rc = cvmfs_pub_store_put_buf(s, CVMFS_SUFFIX_CERT, k->crt_pem, k->crt_len, &cert);
 	if (rc < 0) {
 		cvmfs_pub_fail(e, rc, "%s: cannot store the certificate: %s", o->repo, strerror(-rc));
@@ -302,6 +408,7 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 	m.history = hist;
 	m.timestamp = (uint64_t)now;
 	phase(o, "history, whitelist", &t0);
+	cvmfs_pub_progress_phase(&t, "sync", 0, 0);
 	if ((rc = cvmfs_pub_manifest_commit(o->repo, s, k, rng, &m, reflog, reflog_len, e)) < 0)
 		goto out;
 	phase(o, "sync, manifest", &t0);
@@ -312,6 +419,7 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 	for (size_t i = 0; i < t.ncat; i++)
 		res->catalogs_new += !t.cats[i].reused;
 out:
+	progress_stop(&prog);
 	free(raw);
 	free(reflog);
 	cvmfs_pub_tree_fini(&t);
