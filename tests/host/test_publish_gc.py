@@ -120,6 +120,12 @@ def test_gc(tmp_path, keys, cvmboot):
     assert 'would remove %d objects, %d bytes' % (len(garbage), garbage_bytes) in r.stdout
     assert state(repo) == before
 
+    # --keep-revisions 3 keeps revision 2 (the newest three: 4, 3, 2) and all it needs
+    r = gc(cvmboot, repo, '--dry-run', '--safety-margin', 0, '--keep-revisions', 3)
+    listed3 = set(re.findall(r'^would remove data/(\S+) ', r.stdout, re.M))
+    assert listed3 == garbage - reachable(rr, roots[1]), sorted(listed3 ^ garbage)
+    assert not (listed3 & only_v2) and state(repo) == before
+
     # gc without keys refuses (it re-signs the manifest) and changes nothing
     r = gc(cvmboot, repo, '--safety-margin', 0)
     assert r.returncode == 2 and state(repo) == before
