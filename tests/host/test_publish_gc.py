@@ -179,3 +179,40 @@ def test_gc_refuses_unreadable_kept_catalog(tmp_path, keys, cvmboot):
     r = gc(cvmboot, repo, '--keys', keys['dir'], '--safety-margin', 0)
     assert r.returncode == 1 and t0 in r.stderr and 'nothing was removed' in r.stderr
     assert state(repo) == before
+
+
+def test_gc_keeps_bundles_of_kept_revisions(tmp_path, keys, cvmboot):
+    """Boot-profile bundles are plain objects named only by a /.cvmboot_bundles
+    file of the tree: gc keeps them while a kept revision has that index, and
+    removes them once none has."""
+    src, repo = tmp_path / 'src', tmp_path / 'repo'
+    os.makedirs(src)
+    for i in range(20):
+        (src / ('f%d' % i)).write_bytes(rand(30000, 'b%d' % i))
+    publish(src, repo, FQRN, keys, tag='plain')
+    rr = Repo(repo, FQRN, keys['pub'])
+    objs = tmp_path / 'objects'
+    objs.write_text(''.join('data/' + n + '\n' for n in sorted(reachable(rr, rr.manifest()['fields']['C']))))
+    r = subprocess.run([cvmboot, 'bundle', '--repo', str(repo), '--objects', str(objs), '--out',
+                        str(src / '.cvmboot_bundles'), '--first', '65536', '--max', '262144'],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    bundles = [l.split()[1] for l in (src / '.cvmboot_bundles').read_text().splitlines()
+               if l.startswith('bundle ')]
+    assert bundles
+    names = {b[:2] + '/' + b[2:] for b in bundles}
+    publish(src, repo, FQRN, keys, tag='bundled')
+    r = gc(cvmboot, repo, '--keys', keys['dir'], '--safety-margin', 0)
+    assert r.returncode == 0, r.stderr
+    assert names <= Repo(repo).object_files()
+    # no kept revision has the index any more: the bundles go
+    os.unlink(src / '.cvmboot_bundles')
+    publish(src, repo, FQRN, keys, no_auto_tag=True)
+    publish(src, repo, FQRN, keys, no_auto_tag=True)
+    for t in ('bundled', 'plain'):
+        subprocess.run([cvmboot, 'tag', str(repo), 'rm', t, '--keys', keys['dir']], check=True,
+                       capture_output=True)
+    r = gc(cvmboot, repo, '--keys', keys['dir'], '--safety-margin', 0)
+    assert r.returncode == 0, r.stderr
+    assert not (names & Repo(repo).object_files())
+    Repo(repo, FQRN, keys['pub']).check()
