@@ -245,6 +245,7 @@ static int scan_cuts(struct worker *w, struct cvmfs_pub_content *c)
 		}
 		if (r == 0)
 			break;
+		__atomic_add_fetch(&w->t->done_bytes, (uint64_t)r, __ATOMIC_RELAXED);
 		i = 0;
 		while (i < (size_t)r && rc == 0) {
 			uint64_t rel = total + i - start;
@@ -362,11 +363,14 @@ static void *work(void *arg)
 		} else {
 			struct cvmfs_pub_content *c = &t->contents[i];
 
+			int large = t->nodes[c->node].size > t->o->chunk_min;
+
 			rc = try_reuse(w, c);
 			if (rc == 0)
-				rc = t->nodes[c->node].size > t->o->chunk_min ? scan_cuts(w, c)
-									      : do_small(w, c);
-			__atomic_add_fetch(&t->done_bytes, t->nodes[c->node].size, __ATOMIC_RELAXED);
+				rc = large ? scan_cuts(w, c) : do_small(w, c);	/* scan counts its reads */
+			if (!large || rc > 0)
+				__atomic_add_fetch(&t->done_bytes, t->nodes[c->node].size,
+						   __ATOMIC_RELAXED);
 		}
 		__atomic_add_fetch(&t->done_entries, 1, __ATOMIC_RELAXED);
 		if (rc < 0)
