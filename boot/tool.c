@@ -35,6 +35,7 @@ static const struct verb {
 	{ "keygen", cvmfs_pub_cli_keygen, "make master + publisher keys and certificate for a repository" },
 	{ "publish", cvmfs_pub_cli_publish, "publish a directory tree as a signed CernVM-FS repository" },
 	{ "tag", cvmfs_pub_cli_tag, "list, add or remove named tags of a repository" },
+	{ "gc", cvmfs_pub_cli_gc, "remove the objects no kept tag or revision of a repository needs" },
 	{ "bundle", cvmfs_pub_cli_bundle, "pack a boot's objects into bundles fetched in one GET each" },
 	{ "inspect", cvmfs_pub_cli_inspect, "show a repository; --verify checks every signature and object" },
 	{ "fetch", boot_cli_fetch, "GET a URL (http/https, proxy) like PID 1 does" },

@@ -65,8 +65,13 @@ static int publish_usage(void)
 		"         [--description TEXT] [--hash sha1|rmd160|shake128]\n"
 		"         [--chunk-min N] [--chunk-avg N] [--chunk-max N] (bytes, k/M/G suffix)\n"
 		"         [--whitelist-days N] [--threads N] [--rehash] [--no-auto-tag] [-v]\n"
+		"         [--meta-info FILE.json] [-q|--quiet]\n"
 		"  Without --tag the revision is tagged generic-<UTC time> (as upstream does),\n"
-		"  unless --no-auto-tag.\n");
+		"  unless --no-auto-tag. The meta-info object (a JSON object: administrator,\n"
+		"  email, organisation, description, url, recommended-stratum0,\n"
+		"  recommended-stratum1s, custom) stays as it was unless --meta-info is given.\n"
+		"  On a terminal a progress line shows the phase, entries and bytes done and\n"
+		"  the rate; -q prints nothing but errors; -v adds each phase's time (stderr).\n");
 	return 2;
 }
 
@@ -78,7 +83,8 @@ int cvmfs_pub_cli_publish(int argc, char **argv)
 		{ "description", 1, 0, 'd' }, { "hash", 1, 0, 'H' }, { "chunk-min", 1, 0, '1' },
 		{ "chunk-avg", 1, 0, '2' }, { "chunk-max", 1, 0, '3' },
 		{ "whitelist-days", 1, 0, 'w' }, { "threads", 1, 0, 'j' }, { "rehash", 0, 0, 'r' },
-		{ "verbose", 0, 0, 'v' }, { "no-auto-tag", 0, 0, 'A' }, { 0, 0, 0, 0 },
+		{ "verbose", 0, 0, 'v' }, { "no-auto-tag", 0, 0, 'A' }, { "meta-info", 1, 0, 'M' },
+		{ "quiet", 0, 0, 'q' }, { 0, 0, 0, 0 },
 	};
 	struct cvmfs_pub_opts o = {
 		.algo = CVMFS_HASH_SHA1, .chunk_min = CVMFS_PUB_CHUNK_MIN,
@@ -88,12 +94,13 @@ int cvmfs_pub_cli_publish(int argc, char **argv)
 	struct cvmfs_pub_result r;
 	struct cvmfs_pub_err e;
 	char hex[CVMFS_HASH_HEX_MAX];
-	int c, rc, a;
+	int c, rc, a, quiet = 0;
 	uint64_t v;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "v", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "vq", lo, NULL)) != -1) {
 		switch (c) {
+		case 'q': quiet = 1; break;
 		case 'n': o.fqrn = optarg; break;
 		case 'k': o.keydir = optarg; break;
 		case 't': o.tag = optarg; break;
@@ -116,6 +123,7 @@ int cvmfs_pub_cli_publish(int argc, char **argv)
 		case 'r': o.rehash = 1; break;
 		case 'v': o.verbose = 1; break;
 		case 'A': o.no_auto_tag = 1; break;
+		case 'M': o.meta_info = optarg; break;
 		default: return publish_usage();
 		}
 	}
@@ -129,6 +137,8 @@ int cvmfs_pub_cli_publish(int argc, char **argv)
 	}
 	o.src = argv[optind];
 	o.repo = argv[optind + 1];
+	/* the live progress line only on a terminal, never in logs or pipes */
+	o.progress = !quiet && isatty(STDOUT_FILENO);
 	cvmfs_pub_err_init(&e);
 	rc = cvmfs_pub_run(&o, &r, &e);
 	if (rc < 0) {
@@ -137,6 +147,8 @@ int cvmfs_pub_cli_publish(int argc, char **argv)
 			o.repo);
 		return 1;
 	}
+	if (quiet)
+		return 0;
 	cvmfs_hash_fmt(&r.root, hex, sizeof(hex));
 	printf("published %s revision %llu: root catalog %s%s%s\n", o.fqrn,
 	       (unsigned long long)r.revision, hex, r.tag[0] ? ", tag " : "", r.tag);
@@ -262,7 +274,9 @@ static int tag_edit(const char *repo, const char *verb, const char *name, const 
 	struct cvmfs_pub_rng rng;
 	struct cvmfs_pub_err e;
 	struct cvmfs_pub_tag t = { 0 };
-	unsigned char *raw = NULL;
+	struct cvmfs_pub_ref ref;
+	unsigned char *raw = NULL, *reflog = NULL;
+	size_t reflog_len = 0;
 	char fqrn[CVMFS_FQRN_MAX], path[4096];
 	size_t len;
 	int rc, add = strcmp(verb, "add") == 0, have_rng = 0;
@@ -310,13 +324,19 @@ static int tag_edit(const char *repo, const char *verb, const char *name, const 
 				0, add ? NULL : name, &nm.history, &e);
 	if (rc < 0)
 		goto out;
-	nm.have |= CVMFS_MF_H | CVMFS_MF_T;
+	nm.have |= CVMFS_MF_H | CVMFS_MF_T | CVMFS_MF_Y;
 	nm.timestamp = (uint64_t)time(NULL);
 	if (nm.timestamp <= m.timestamp)
 		nm.timestamp = m.timestamp + 1;
-	rc = cvmfs_pub_manifest_commit(repo, &s, &k, &rng, &nm, &e);
+	ref = (struct cvmfs_pub_ref){ nm.history, CVMFS_PUB_REF_HISTORY };
+	rc = cvmfs_pub_reflog_build(&s, fqrn, &ref, 1, NULL, 0, &reflog, &reflog_len, &e);
+	if (rc == 0)
+		rc = cvmfs_hash_buf(m.root.algo, reflog, reflog_len, &nm.reflog);
+	if (rc == 0)
+		rc = cvmfs_pub_manifest_commit(repo, &s, &k, &rng, &nm, reflog, reflog_len, &e);
 out:
 	free(raw);
+	free(reflog);
 	cvmfs_pub_store_close(&s);
 	if (have_rng)
 		cvmfs_pub_rng_fini(&rng);

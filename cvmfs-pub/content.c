@@ -245,6 +245,7 @@ static int scan_cuts(struct worker *w, struct cvmfs_pub_content *c)
 		}
 		if (r == 0)
 			break;
+		__atomic_add_fetch(&w->t->done_bytes, (uint64_t)r, __ATOMIC_RELAXED);
 		i = 0;
 		while (i < (size_t)r && rc == 0) {
 			uint64_t rel = total + i - start;
@@ -354,15 +355,24 @@ static void *work(void *arg)
 		if (i >= n)
 			break;
 		if (w->jobs) {
-			rc = do_chunk(w, &t->contents[w->jobs[i].content], w->jobs[i].chunk);
+			struct cvmfs_pub_content *c = &t->contents[w->jobs[i].content];
+
+			rc = do_chunk(w, c, w->jobs[i].chunk);
+			__atomic_add_fetch(&t->done_bytes, c->chunks[w->jobs[i].chunk].size,
+					   __ATOMIC_RELAXED);
 		} else {
 			struct cvmfs_pub_content *c = &t->contents[i];
 
+			int large = t->nodes[c->node].size > t->o->chunk_min;
+
 			rc = try_reuse(w, c);
 			if (rc == 0)
-				rc = t->nodes[c->node].size > t->o->chunk_min ? scan_cuts(w, c)
-									      : do_small(w, c);
+				rc = large ? scan_cuts(w, c) : do_small(w, c);	/* scan counts its reads */
+			if (!large || rc > 0)
+				__atomic_add_fetch(&t->done_bytes, t->nodes[c->node].size,
+						   __ATOMIC_RELAXED);
 		}
+		__atomic_add_fetch(&t->done_entries, 1, __ATOMIC_RELAXED);
 		if (rc < 0)
 			__atomic_store_n(w->stop, 1, __ATOMIC_RELAXED);
 	}
@@ -438,11 +448,20 @@ int cvmfs_pub_content_run(struct cvmfs_pub_tree *t, struct cvmfs_pub_store *s)
 		}
 		w[i].zok = 1;
 	}
+	cvmfs_pub_progress_phase(t, "contents", t->nc, 0);
+	for (i = 0; i < t->nc; i++)
+		t->total_bytes += t->nodes[t->contents[i].node].size;
 	rc = run_stage(w, n, NULL, 0, t);
 	if (rc == 0)
 		rc = chunk_jobs(t, &jobs, &njobs);
-	if (rc == 0 && njobs > 0)
+	if (rc == 0 && njobs > 0) {
+		uint64_t cb = 0;
+
+		for (i = 0; i < njobs; i++)
+			cb += t->contents[jobs[i].content].chunks[jobs[i].chunk].size;
+		cvmfs_pub_progress_phase(t, "chunks", njobs, cb);
 		rc = run_stage(w, n, jobs, njobs, t);
+	}
 	for (i = 0; rc == 0 && i < t->nc; i++) {
 		struct cvmfs_pub_content *c = &t->contents[i];
 

@@ -24,6 +24,7 @@ int cvmfs_pub_cli_publish(int argc, char **argv);
 int cvmfs_pub_cli_tag(int argc, char **argv);
 int cvmfs_pub_cli_inspect(int argc, char **argv);
 int cvmfs_pub_cli_bundle(int argc, char **argv);
+int cvmfs_pub_cli_gc(int argc, char **argv);
 
 /* ---- errors: the first one wins (threads may race to set it) ---- */
 struct cvmfs_pub_err {
@@ -100,7 +101,9 @@ struct cvmfs_pub_opts {
 	unsigned threads;		/* 0: one per CPU */
 	int rehash;			/* do not trust size+mtime of the previous revision */
 	int no_auto_tag;		/* no tag given: add none (else generic-<time>) */
+	const char *meta_info;		/* JSON file for the meta-info object, or NULL: keep */
 	int verbose;
+	int progress;			/* a live progress line on stdout (a terminal) */
 };
 #define CVMFS_PUB_CHUNK_MIN (4u << 20)
 #define CVMFS_PUB_CHUNK_AVG (8u << 20)

@@ -15,6 +15,10 @@ int cvmfs_pub_read_file(int dirfd, const char *path, size_t max, unsigned char *
  * fsync of dir. Returns 0 or -errno (-ENOSPC on a full disk). */
 int cvmfs_pub_write_atomic(const char *dir, const char *name, const void *data, size_t len,
 			   unsigned mode);
+/* Two such files, both written and fsync'ed first, then renamed back to
+ * back (name1 first; name1 NULL: only name2), then dir fsync'ed. */
+int cvmfs_pub_write_atomic2(const char *dir, const char *name1, const void *data1, size_t len1,
+			    const char *name2, const void *data2, size_t len2, unsigned mode);
 /* zlib level 6 (identical ids to upstream cvmfs) of a buffer; *out malloc'd. */
 int cvmfs_pub_deflate(const void *in, size_t len, unsigned char **out, size_t *outlen);
 
@@ -153,6 +157,9 @@ struct cvmfs_pub_tree {
 	uint64_t prev_revision;
 	/* statistics */
 	uint64_t files, bytes;
+	/* progress (atomic; read by publish.c's progress thread) */
+	const char *phase;
+	uint64_t done_entries, done_bytes, total_entries, total_bytes;
 };
 
 /* One catalog row, as written or as read back. */
@@ -180,6 +187,10 @@ void cvmfs_pub_dg_chunk(struct cvmfs_pub_digest *d, int64_t p1, int64_t p2,
 void cvmfs_pub_dg_nested(struct cvmfs_pub_digest *d, const char *path, const char *hex,
 			 int64_t size);
 
+/* publish.c: a new phase of the progress display: name, totals (0: not
+ * known), counters back to 0. Cheap; callable without a display. */
+void cvmfs_pub_progress_phase(struct cvmfs_pub_tree *t, const char *phase, uint64_t entries,
+			      uint64_t bytes);
 /* walk.c: reads o->src into t (nodes, contents, catalogs); checks names,
  * path lengths and xattrs; groups hardlinks. Returns 0 or -errno. */
 int cvmfs_pub_walk(struct cvmfs_pub_tree *t);
@@ -214,10 +225,32 @@ int cvmfs_pub_history_open(struct cvmfs_pub_store *s, const struct cvmfs_hash *h
  * Returns 1 (loaded; *raw malloc'd, m points into it), 0 (no manifest) or -errno. */
 int cvmfs_pub_manifest_load(const char *repo, const char *fqrn, const struct cvmfs_cert *cert,
 		      unsigned char **raw, struct cvmfs_manifest *m, struct cvmfs_pub_err *e);
-/* publish.c: syncs the store, signs m and replaces REPO/.cvmfspublished atomically. */
+/* publish.c: syncs the store, signs m and replaces REPO/.cvmfspublished
+ * atomically; with reflog (the new .cvmfsreflog bytes, m->reflog = their
+ * hash) writes that file just before the manifest. */
 int cvmfs_pub_manifest_commit(const char *repo, struct cvmfs_pub_store *s, struct cvmfs_pub_signer *k,
 			struct cvmfs_pub_rng *rng, const struct cvmfs_manifest *m,
-			struct cvmfs_pub_err *e);
+			const unsigned char *reflog, size_t reflog_len, struct cvmfs_pub_err *e);
+
+/* ---- reflog and meta-info (reflog.c) ---- */
+enum { CVMFS_PUB_REF_CATALOG = 0, CVMFS_PUB_REF_CERT = 1, CVMFS_PUB_REF_HISTORY = 2,
+       CVMFS_PUB_REF_META = 3 };
+struct cvmfs_pub_ref {
+	struct cvmfs_hash h;
+	int type;			/* CVMFS_PUB_REF_* */
+};
+/* The new reflog file: REPO/.cvmfsreflog when it is a reflog of fqrn (else
+ * a new one), with drop removed and add inserted (INSERT OR IGNORE, time
+ * now). *out malloc'd. Returns 0 or -errno (err says why). */
+int cvmfs_pub_reflog_build(struct cvmfs_pub_store *s, const char *fqrn,
+			   const struct cvmfs_pub_ref *add, size_t nadd,
+			   const struct cvmfs_pub_ref *drop, size_t ndrop, unsigned char **out,
+			   size_t *len, struct cvmfs_pub_err *e);
+/* 0 if buf is one JSON object (syntax only), else -EINVAL. */
+int cvmfs_pub_json_object_check(const char *buf, size_t len);
+/* Upstream's meta-info keys with empty values; returns the length or -ENOSPC. */
+int cvmfs_pub_metainfo_default(const char *fqrn, char *buf, size_t len);
+#define CVMFS_PUB_METAINFO_MAX (1u << 20)
 /* catalog.c: inflates catalog object h into a temporary file (path in tmp). */
 int cvmfs_pub_object_to_tmp(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char suffix,
 		      char *tmp, size_t len, uint64_t *size);

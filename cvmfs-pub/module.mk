@@ -5,5 +5,6 @@
 cvmfs-pub_SRCS :=
 cvmfs-pub_HOST_SRCS := cvmfs-pub/util.c cvmfs-pub/keys.c cvmfs-pub/walk.c cvmfs-pub/store.c \
 	cvmfs-pub/content.c cvmfs-pub/catalog.c cvmfs-pub/prev.c cvmfs-pub/history.c \
-	cvmfs-pub/publish.c cvmfs-pub/inspect.c cvmfs-pub/mirror.c cvmfs-pub/cli.c cvmfs-pub/bundle.c
+	cvmfs-pub/publish.c cvmfs-pub/inspect.c cvmfs-pub/mirror.c cvmfs-pub/cli.c cvmfs-pub/bundle.c \
+	cvmfs-pub/reflog.c cvmfs-pub/gc.c
 cvmfs-pub_DEPS := cvmfs-lite tls net

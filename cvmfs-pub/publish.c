@@ -31,6 +31,107 @@ static void phase(const struct cvmfs_pub_opts *o, const char *what, double *t0)
 	*t0 = t;
 }
 
+/* ---- the progress line (a terminal only) ---- */
+
+/* see internal.h */
+void cvmfs_pub_progress_phase(struct cvmfs_pub_tree *t, const char *phase, uint64_t entries,
+			      uint64_t bytes)
+{
+	__atomic_store_n(&t->done_entries, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->done_bytes, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->total_entries, entries, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->total_bytes, bytes, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->phase, phase, __ATOMIC_RELEASE);
+}
+
+struct progress {
+	struct cvmfs_pub_tree *t;
+	pthread_t th;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int stop, running;
+};
+
+static void progress_line(struct cvmfs_pub_tree *t, double t0, const char **last, double *since)
+{
+	const char *phase = __atomic_load_n(&t->phase, __ATOMIC_ACQUIRE);
+	uint64_t e = __atomic_load_n(&t->done_entries, __ATOMIC_RELAXED);
+	uint64_t te = __atomic_load_n(&t->total_entries, __ATOMIC_RELAXED);
+	uint64_t b = __atomic_load_n(&t->done_bytes, __ATOMIC_RELAXED);
+	uint64_t tb = __atomic_load_n(&t->total_bytes, __ATOMIC_RELAXED);
+	double now = now_s(), dt;
+	char ent[64], byt[64];
+
+	if (!phase)
+		return;
+	if (phase != *last) {
+		*last = phase;
+		*since = now;
+	}
+	dt = now - *since;
+	if (te)
+		snprintf(ent, sizeof(ent), "%llu/%llu entries", (unsigned long long)e,
+			 (unsigned long long)te);
+	else
+		snprintf(ent, sizeof(ent), "%llu entries", (unsigned long long)e);
+	if (tb)
+		snprintf(byt, sizeof(byt), "  %.1f/%.1f MiB  %.1f MiB/s", b / 1048576.0,
+			 tb / 1048576.0, dt > 0 ? b / 1048576.0 / dt : 0.0);
+	else
+		byt[0] = '\0';
+	printf("\r\033[Kcvmboot publish: %-9s %s%s  %.0f s", phase, ent, byt, now - t0);
+	fflush(stdout);
+}
+
+static void *progress_thread(void *arg)
+{
+	struct progress *p = arg;
+	const char *last = NULL;
+	double t0 = now_s(), since = t0;
+	struct timespec ts;
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->stop) {
+		progress_line(p->t, t0, &last, &since);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 250 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&p->cond, &p->lock, &ts);
+	}
+	pthread_mutex_unlock(&p->lock);
+	printf("\r\033[K");	/* the summary follows on a clean line */
+	fflush(stdout);
+	return NULL;
+}
+
+static void progress_start(struct progress *p, struct cvmfs_pub_tree *t)
+{
+	memset(p, 0, sizeof(*p));
+	p->t = t;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	if (t->o->progress)
+		p->running = pthread_create(&p->th, NULL, progress_thread, p) == 0;
+}
+
+static void progress_stop(struct progress *p)
+{
+	if (!p->t)
+		return;		/* never started */
+	if (p->running) {
+		pthread_mutex_lock(&p->lock);
+		p->stop = 1;
+		pthread_cond_signal(&p->cond);
+		pthread_mutex_unlock(&p->lock);
+		pthread_join(p->th, NULL);
+	}
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->lock);
+}
+
 /* see internal.h */
 int cvmfs_pub_manifest_load(const char *repo, const char *fqrn, const struct cvmfs_cert *cert,
 		      unsigned char **raw, struct cvmfs_manifest *m, struct cvmfs_pub_err *e)
@@ -59,7 +160,7 @@ int cvmfs_pub_manifest_load(const char *repo, const char *fqrn, const struct cvm
 /* see internal.h */
 int cvmfs_pub_manifest_commit(const char *repo, struct cvmfs_pub_store *s, struct cvmfs_pub_signer *k,
 			struct cvmfs_pub_rng *rng, const struct cvmfs_manifest *m,
-			struct cvmfs_pub_err *e)
+			const unsigned char *reflog, size_t reflog_len, struct cvmfs_pub_err *e)
 {
 	char body[4096];
 	unsigned char out[8192];
@@ -75,7 +176,12 @@ int cvmfs_pub_manifest_commit(const char *repo, struct cvmfs_pub_store *s, struc
 	/* Every object the manifest names must be on disk before it is. */
 	if (syncfs(s->repofd) < 0)
 		return cvmfs_pub_fail(e, -errno, "%s: sync failed: %s", repo, strerror(errno));
-	rc = cvmfs_pub_write_atomic(repo, ".cvmfspublished", out, (size_t)n, 0644);
+	/* The reflog is renamed into place right before the manifest, both
+	 * written and synced first: only a kill between the two rename calls
+	 * leaves a reflog that lists more than the manifest's Y (it names only
+	 * stored objects, and the next publish or gc goes on from it). */
+	rc = cvmfs_pub_write_atomic2(repo, reflog ? ".cvmfsreflog" : NULL, reflog, reflog_len,
+				     ".cvmfspublished", out, (size_t)n, 0644);
 	if (rc < 0)
 		return cvmfs_pub_fail(e, rc, "%s/.cvmfspublished: cannot write: %s", repo,
 				      strerror(-rc));
@@ -167,6 +273,47 @@ static void generic_tag(time_t sec, unsigned ms, char *buf, size_t len)
 	snprintf(buf, len, "generic-%s.%03uZ", s, ms % 1000);
 }
 
+/* The meta-info object (spec §6): --meta-info FILE (a JSON object), else the
+ * previous revision's, else upstream's keys with empty values. */
+static int store_metainfo(const struct cvmfs_pub_opts *o, struct cvmfs_pub_store *s,
+			  const struct cvmfs_manifest *prev, struct cvmfs_hash *out,
+			  struct cvmfs_pub_err *e)
+{
+	unsigned char *buf = NULL;
+	char def[1024];
+	size_t len;
+	int rc;
+
+	if (!o->meta_info && prev && (prev->have & CVMFS_MF_M) &&
+	    cvmfs_pub_store_has(s, &prev->meta, CVMFS_SUFFIX_META)) {
+		*out = prev->meta;
+		return 0;
+	}
+	if (o->meta_info) {
+		rc = cvmfs_pub_read_file(AT_FDCWD, o->meta_info, CVMFS_PUB_METAINFO_MAX, &buf, &len);
+		if (rc < 0)
+			return cvmfs_pub_fail(e, rc, "--meta-info %s: cannot read: %s", o->meta_info,
+					      rc == -EFBIG ? "larger than 1 MiB" : strerror(-rc));
+		if (cvmfs_pub_json_object_check((const char *)buf, len) < 0) {
+			free(buf);
+			return cvmfs_pub_fail(e, -EINVAL, "--meta-info %s: not one JSON object "
+					      "(see upstream's keys: administrator, email, "
+					      "organisation, description, url, recommended-stratum0, "
+					      "recommended-stratum1s, custom)", o->meta_info);
+		}
+		rc = cvmfs_pub_store_put_buf(s, CVMFS_SUFFIX_META, buf, len, out);
+		free(buf);
+	} else {
+		rc = cvmfs_pub_metainfo_default(o->fqrn, def, sizeof(def));
+		if (rc >= 0)
+			rc = cvmfs_pub_store_put_buf(s, CVMFS_SUFFIX_META, def, (size_t)rc, out);
+	}
+	if (rc < 0)
+		return cvmfs_pub_fail(e, rc, "%s: cannot store the meta-info object: %s", o->repo,
+				      strerror(-rc));
+	return 0;
+}
+
 static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 		   struct cvmfs_pub_store *s, struct cvmfs_pub_rng *rng,
 		   struct cvmfs_pub_result *res, struct cvmfs_pub_err *e)
@@ -175,7 +322,11 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 	struct cvmfs_pub_tree t = { .o = o, .e = e, .srcfd = -1 };
 	struct cvmfs_pub_tag tag;
 	unsigned char *raw = NULL;
-	struct cvmfs_hash hist, cert;
+	struct cvmfs_hash hist, cert, meta;
+	struct cvmfs_pub_ref refs[4];
+	struct progress prog = { 0 };
+	unsigned char *reflog = NULL;
+	size_t reflog_len = 0;
 	struct timespec rt;
 	time_t now;
 	unsigned ms;
@@ -198,6 +349,8 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 				    prev.root.algo == CVMFS_HASH_RMD160 ? "rmd160" : "shake128");
 		goto out;
 	}
+	cvmfs_pub_progress_phase(&t, "walk", 0, 0);
+	progress_start(&prog, &t);
 	if ((rc = walk_and_prev(&t, s, have_prev ? &prev.root : NULL)) < 0)
 		goto out;
 	phase(o, "walk, prev. revision", &t0);
@@ -209,9 +362,11 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 		ms = 0;
 	}
 	res->revision = have_prev ? prev.revision + 1 : 1;
+	cvmfs_pub_progress_phase(&t, "catalogs", t.ncat, 0);
 	if ((rc = cvmfs_pub_catalogs_write(&t, s, res->revision, (uint64_t)now)) < 0)
 		goto out;
 	phase(o, "catalogs", &t0);
+	cvmfs_pub_progress_phase(&t, "history", 0, 0);
 	rc = cvmfs_pub_store_put_buf(s, CVMFS_SUFFIX_CERT, k->crt_pem, k->crt_len, &cert);
 	if (rc < 0) {
 		cvmfs_pub_fail(e, rc, "%s: cannot store the certificate: %s", o->repo, strerror(-rc));
@@ -228,10 +383,22 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 				: NULL, &tag, 1, NULL, &hist, e);
 	if (rc < 0)
 		goto out;
+	if ((rc = store_metainfo(o, s, have_prev ? &prev : NULL, &meta, e)) < 0)
+		goto out;
+	refs[0] = (struct cvmfs_pub_ref){ t.cats[0].hash, CVMFS_PUB_REF_CATALOG };
+	refs[1] = (struct cvmfs_pub_ref){ cert, CVMFS_PUB_REF_CERT };
+	refs[2] = (struct cvmfs_pub_ref){ hist, CVMFS_PUB_REF_HISTORY };
+	refs[3] = (struct cvmfs_pub_ref){ meta, CVMFS_PUB_REF_META };
+	if ((rc = cvmfs_pub_reflog_build(s, o->fqrn, refs, 4, NULL, 0, &reflog, &reflog_len,
+					 e)) < 0)
+		goto out;
 	if ((rc = write_whitelist(o, k, rng, now, e)) < 0)
 		goto out;
 	memset(&m, 0, sizeof(m));
-	m.have = CVMFS_MF_N | CVMFS_MF_X | CVMFS_MF_H | CVMFS_MF_T;
+	m.have = CVMFS_MF_N | CVMFS_MF_X | CVMFS_MF_H | CVMFS_MF_T | CVMFS_MF_M | CVMFS_MF_Y;
+	m.meta = meta;
+	if ((rc = cvmfs_hash_buf(o->algo, reflog, reflog_len, &m.reflog)) < 0)
+		goto out;
 	m.root = t.cats[0].hash;
 	m.root_size = t.cats[0].size;
 	m.ttl = CVMFS_DEFAULT_TTL;
@@ -241,7 +408,8 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 	m.history = hist;
 	m.timestamp = (uint64_t)now;
 	phase(o, "history, whitelist", &t0);
-	if ((rc = cvmfs_pub_manifest_commit(o->repo, s, k, rng, &m, e)) < 0)
+	cvmfs_pub_progress_phase(&t, "sync", 0, 0);
+	if ((rc = cvmfs_pub_manifest_commit(o->repo, s, k, rng, &m, reflog, reflog_len, e)) < 0)
 		goto out;
 	phase(o, "sync, manifest", &t0);
 	close(openat(s->repofd, ".cvmfs_master_replica", O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
@@ -251,7 +419,9 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 	for (size_t i = 0; i < t.ncat; i++)
 		res->catalogs_new += !t.cats[i].reused;
 out:
+	progress_stop(&prog);
 	free(raw);
+	free(reflog);
 	cvmfs_pub_tree_fini(&t);
 	return rc;
 }

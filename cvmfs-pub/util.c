@@ -105,11 +105,16 @@ static int write_all(int fd, const void *data, size_t len)
 int cvmfs_pub_write_atomic(const char *dir, const char *name, const void *data, size_t len,
 			   unsigned mode)
 {
-	char tmp[4096], dst[4096];
-	int fd, dfd, rc;
+	return cvmfs_pub_write_atomic2(dir, NULL, NULL, 0, name, data, len, mode);
+}
 
-	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp.%d", dir, name, (int)getpid());
-	snprintf(dst, sizeof(dst), "%s/%s", dir, name);
+/* Writes data to a fsync'ed temporary file beside dir/name (path in tmp). */
+static int tmp_write(const char *dir, const char *name, const void *data, size_t len,
+		     unsigned mode, char *tmp, size_t tmplen)
+{
+	int fd, rc;
+
+	snprintf(tmp, tmplen, "%s/.%s.tmp.%d", dir, name, (int)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -errno;
@@ -120,11 +125,37 @@ int cvmfs_pub_write_atomic(const char *dir, const char *name, const void *data, 
 		rc = -errno;
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
-	if (rc == 0 && rename(tmp, dst) < 0)
-		rc = -errno;
-	if (rc < 0) {
+	if (rc < 0)
 		unlink(tmp);
+	return rc;
+}
+
+/* see internal.h */
+int cvmfs_pub_write_atomic2(const char *dir, const char *name1, const void *data1, size_t len1,
+			    const char *name2, const void *data2, size_t len2, unsigned mode)
+{
+	char tmp1[4096], tmp2[4096], dst[4096];
+	int dfd, rc = 0;
+
+	if (name1 && (rc = tmp_write(dir, name1, data1, len1, mode, tmp1, sizeof(tmp1))) < 0)
 		return rc;
+	if ((rc = tmp_write(dir, name2, data2, len2, mode, tmp2, sizeof(tmp2))) < 0)
+		goto out;
+	/* back to back: nothing slow between the two renames */
+	if (name1) {
+		snprintf(dst, sizeof(dst), "%s/%s", dir, name1);
+		if (rename(tmp1, dst) < 0) {
+			rc = -errno;
+			unlink(tmp2);
+			goto out;
+		}
+		name1 = NULL;
+	}
+	snprintf(dst, sizeof(dst), "%s/%s", dir, name2);
+	if (rename(tmp2, dst) < 0) {
+		rc = -errno;
+		unlink(tmp2);
+		goto out;
 	}
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0) {
@@ -132,6 +163,9 @@ int cvmfs_pub_write_atomic(const char *dir, const char *name, const void *data, 
 			rc = -errno;
 		close(dfd);
 	}
+out:
+	if (name1)
+		unlink(tmp1);
 	return rc;
 }
 

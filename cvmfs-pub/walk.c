@@ -255,6 +255,7 @@ static int add_node(struct cvmfs_pub_tree *t, uint32_t parent, const char *name,
 		nd->size = st->st_rdev;
 	else if (S_ISFIFO(st->st_mode) || S_ISSOCK(st->st_mode))
 		nd->size = 0;
+	__atomic_store_n(&t->done_entries, (uint64_t)t->n + 1, __ATOMIC_RELAXED);
 	return (int)t->n++;
 }
 

@@ -149,7 +149,7 @@ def test_every_entry_type(tmp_path, keys, algo):
         assert os.path.exists(repo / 'data/e8/ec3d88b62ebf526e4e5a4ff6162a3aa48a6b78')
         assert os.path.exists(repo / 'data/88/2510b2b3d659f767e960b0a40883452a9af910')
     else:
-        assert all(any(n.endswith('-' + algo + s) for s in ('C', 'H', 'X', 'P', ''))
+        assert all(any(n.endswith('-' + algo + s) for s in ('C', 'H', 'X', 'M', 'P', ''))
                    for n in r.object_files())
 
 
@@ -159,7 +159,7 @@ def test_manifest_layout_and_keys(tmp_path, keys):
     publish(tmp_path / 'src', tmp_path / 'repo', FQRN, keys)
     raw = open(tmp_path / 'repo/.cvmfspublished', 'rb').read()
     body = raw[:raw.index(b'\n--\n') + 1].decode()
-    assert [l[0] for l in body.splitlines()] == list('CBRDSGANXHT')
+    assert [l[0] for l in body.splitlines()] == list('CBRDSGANXHTMY')
     sig = raw[raw.index(b'\n--\n') + 4:].split(b'\n', 1)[1]
     assert len(sig) == 256      # RSA-2048, no trailing newline
     wl = open(tmp_path / 'repo/.cvmfswhitelist', 'rb').read().decode('latin-1').splitlines()

@@ -13,6 +13,7 @@ the format spec (docs/cvmfs-format.md), not against itself.
     r.files()                   # {path: bytes} of the published tree
 """
 import hashlib
+import json
 import os
 import sqlite3
 import struct
@@ -398,6 +399,102 @@ class Repo:
         return {p: self.content(e) for p, e in self.walk(root).items()
                 if (e['flags'] & (F_FILE | F_LINK | F_SPECIAL)) == F_FILE}
 
+    # ---- reflog and meta-info (spec section 6) ----
+    REF_SUFFIX = {0: 'C', 1: 'X', 2: 'H', 3: 'M'}
+
+    def reflog(self):
+        """{(hex, type): timestamp} of REPO/.cvmfsreflog, or None if absent."""
+        p = os.path.join(self.path, '.cvmfsreflog')
+        if not os.path.exists(p):
+            return None
+        copy = os.path.join(self.tmp, 'reflog.db')
+        with open(p, 'rb') as src, open(copy, 'wb') as dst:
+            dst.write(src.read())
+        db = sqlite3.connect(copy)
+        try:
+            return self._reflog_rows(db)
+        finally:
+            db.close()
+
+    def _reflog_rows(self, db):
+        tables = {t: [r[1] for r in db.execute('PRAGMA table_info(%s)' % t)]
+                  for t in ('properties', 'refs')}
+        if tables['properties'] != ['key', 'value']:
+            raise RepoError('reflog: properties table has columns %s' % tables['properties'])
+        if tables['refs'] != ['hash', 'type', 'timestamp']:
+            raise RepoError('reflog: refs table has columns %s' % tables['refs'])
+        pk = [r[1] for r in db.execute('PRAGMA table_info(refs)') if r[5]]
+        if pk != ['hash']:
+            raise RepoError('reflog: refs primary key is %s, not (hash)' % pk)
+        props = dict(db.execute('SELECT key, value FROM properties'))
+        try:
+            schema, rev = float(props.get('schema')), int(props.get('schema_revision'))
+        except (TypeError, ValueError):
+            raise RepoError('reflog: schema properties %r' % props)
+        if schema != 1.0 or rev != 0:
+            raise RepoError('reflog: schema %s revision %s (want 1.0 / 0)' % (schema, rev))
+        if 'fqrn' not in props:
+            raise RepoError('reflog: no fqrn property')
+        self._reflog_fqrn = props['fqrn']
+        out = {}
+        for h, t, ts in db.execute('SELECT hash, type, timestamp FROM refs'):
+            if t not in self.REF_SUFFIX:
+                raise RepoError('reflog: reference %s has type %r' % (h, t))
+            if not isinstance(ts, int) or ts <= 0:
+                raise RepoError('reflog: reference %s has timestamp %r' % (h, ts))
+            parse_hex(h)
+            out[(h, t)] = ts
+        return out
+
+    def check_reflog(self, m=None, tags=None):
+        """Manifest Y = hash of .cvmfsreflog; it names this repository and
+        lists the manifest's root catalog, certificate, history and meta-info
+        and every tag's root catalog; each listed object exists and matches
+        its hash. Returns the references."""
+        m = m or self.manifest()
+        f = m['fields']
+        if 'Y' not in f:
+            raise RepoError('manifest: no Y (reflog hash)')
+        p = os.path.join(self.path, '.cvmfsreflog')
+        try:
+            raw = open(p, 'rb').read()
+        except OSError as e:
+            raise RepoError('reflog %s missing: %s' % (p, e))
+        algo, _ = parse_hex(f['C'])
+        if hex_of(algo, hash_of(raw, algo)) != f['Y']:
+            raise RepoError('manifest: Y %s is not the hash of .cvmfsreflog' % f['Y'])
+        refs = self.reflog()
+        if self._reflog_fqrn != f.get('N'):
+            raise RepoError('reflog: fqrn %r, manifest names %r' % (self._reflog_fqrn, f.get('N')))
+        want = [(f['C'], 0), (f['X'], 1)]
+        want += [(f[k], t) for k, t in (('H', 2), ('M', 3)) if k in f]
+        want += [(t['hash'], 0) for t in (tags or {}).values()]
+        for key in want:
+            if key not in refs:
+                raise RepoError('reflog: %s (type %d) not listed' % key)
+        for h, t in refs:
+            self.object(h, self.REF_SUFFIX[t])
+        return refs
+
+    def metainfo(self, m=None):
+        """The meta-info object as a dict (zlib JSON object, spec section 6)."""
+        m = m or self.manifest()
+        h = m['fields'].get('M')
+        if not h:
+            raise RepoError('manifest: no M (meta-info)')
+        data = self.object(h, 'M')
+        try:
+            info = json.loads(data.decode())
+        except (UnicodeDecodeError, ValueError) as e:
+            raise RepoError('meta-info %s: not JSON: %s' % (h, e))
+        if not isinstance(info, dict):
+            raise RepoError('meta-info %s: not a JSON object' % h)
+        if not isinstance(info.get('recommended-stratum1s', []), list) or \
+                not isinstance(info.get('custom', {}), dict):
+            raise RepoError('meta-info %s: recommended-stratum1s or custom has the wrong type'
+                            % h)
+        return info
+
     # ---- the whole check ----
     def check_schema(self, h, nested_path):
         db = self.catalog(h)
@@ -513,7 +610,9 @@ class Repo:
         for name, t in tags.items():
             self.check_counters(t['hash'])
             self.check_entries(self.walk(t['hash']))
-        return {'root': root, 'revision': int(f['S']), 'entries': len(entries),
+        self.metainfo(m)
+        refs = self.check_reflog(m, tags)
+        return {'refs': len(refs), 'root': root, 'revision': int(f['S']), 'entries': len(entries),
                 'fingerprint': fp, 'tags': sorted(tags)}
 
     def object_files(self):
