@@ -190,8 +190,8 @@ def parse_console(con):
     m = re.search(r'prefetched: (\d+) paths, (\d+) ok, (\d+) unavailable, (\d+) bytes, (\d+) ms',
                   con)
     out['prefetch'] = [int(x) for x in m.groups()] if m else None
-    m = re.search(r'bundles: (\d+) bundles \((\d+) failed\), (\d+) objects, (\d+) bad, (\d+) '
-                  r'bytes, (\d+) ms', con)
+    m = re.search(r'bundles: (\d+) bundles \((\d+) failed(?:, \d+ cached)?\), (\d+) objects, '
+                  r'(\d+) bad, (\d+) bytes, (\d+) ms', con)
     out['bundles'] = [int(x) for x in m.groups()] if m else None
     return out
 

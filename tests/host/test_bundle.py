@@ -115,7 +115,7 @@ def test_bundles_replace_requests(repo, tmp_path):
         with mount_bundled(repo, web, tmp_path, 'ok') as m:
             assert wait_log(m, 'bundles:'), m.log()
             nb = len(bundle_lines(repo['index']))
-            assert 'bundles: %d bundles (0 failed)' % nb in m.log(), m.log()
+            assert 'bundles: %d bundles (0 failed, 0 cached)' % nb in m.log(), m.log()
             assert ' 0 bad,' in m.log()
             log = web.access_log()
             web.stop()		# from here on only what the bundles brought can answer
@@ -124,6 +124,21 @@ def test_bundles_replace_requests(repo, tmp_path):
     # the catalogs of the mount, the index, one GET per bundle: far fewer than a file each
     assert len(data) <= nb + 6, data
     assert len(data) < repo['nobj'] / 2
+
+
+def test_warm_mount_fetches_no_bundle(repo, tmp_path):
+    """A second mount of the same cache finds every bundle's objects cached."""
+    with Nginx(str(repo['repo'])) as web:
+        with mount_bundled(repo, web, tmp_path, 'w1') as m:
+            assert wait_log(m, 'bundles:'), m.log()
+        n0 = len(web.access_log())
+        with mount_bundled(repo, web, tmp_path, 'w1') as m:
+            nb = len(bundle_lines(repo['index']))
+            assert wait_log(m, 'bundles: %d bundles (0 failed, %d cached)' % (nb, nb)), m.log()
+            read_all(m, repo['files'])
+        bundle_gets = [l for l in web.access_log()[n0:]
+                       if any(b.split()[1][2:] in l for b in bundle_lines(repo['index']))]
+        assert bundle_gets == []
 
 
 def corrupt_copy(repo, tmp, mutate):
@@ -147,7 +162,7 @@ def test_damaged_bundle_costs_requests_not_bytes(repo, tmp_path):
         with mount_bundled(repo, web, tmp_path, 'bad') as m:
             assert wait_log(m, 'bundles:'), m.log()
             assert 'failed its check; it is fetched on its own' in m.log()
-            assert 'bundles: %d bundles (1 failed)' % len(bundle_lines(repo['index'])) \
+            assert 'bundles: %d bundles (1 failed, 0 cached)' % len(bundle_lines(repo['index'])) \
                 in m.log(), m.log()
             read_all(m, repo['files'])	# the damaged object came on its own
 
@@ -156,7 +171,7 @@ def test_truncated_bundle(repo, tmp_path):
     with Nginx(str(corrupt_copy(repo, tmp_path, lambda d: bytes(d[:len(d) // 3])))) as web:
         with mount_bundled(repo, web, tmp_path, 'short') as m:
             assert wait_log(m, 'bundles:'), m.log()
-            assert '(1 failed)' in m.log(), m.log()
+            assert '(1 failed, 0 cached)' in m.log(), m.log()
             read_all(m, repo['files'])
 
 
