@@ -375,43 +375,44 @@ def boots(d, runs):
 
 
 def report_crossover(res, xz_bytes):
-    """Where streaming and "download the image, then boot" meet. Both sides are
-    taken from this run's loopback medians and a linear model of the link:
-    download+boot(bw) = download+boot over loopback + xz bytes / bw, and
-    cold(bw) <= cold over loopback + bytes fetched to login / bw (an upper bound:
-    it assumes no transfer overlaps the guest's own work). The shaped rows above
-    are the measured check of the model."""
-    cold, dl = res['cold'], res['download+boot']
-    try:
-        c0, d0 = cold['to_login_s']['median'], dl['to_login_s']['median']
-        bs = cold['bytes_login']['median']
-    except (KeyError, TypeError):
-        print('crossover: not computed (a loopback row has no login time)')
-        return None
-    out = {'cold_login_loopback_s': c0, 'download_login_loopback_s': d0,
-           'cold_bytes_to_login': bs, 'xz_image_bytes': xz_bytes}
+    """Where streaming and "download the image, then boot" meet, for the plain
+    cold boot and the bundled one. Both sides are taken from this run's loopback
+    medians and a linear model of the link: download+boot(bw) = download+boot over
+    loopback + xz bytes / bw, and streamed(bw) <= streamed over loopback + bytes
+    fetched to login / bw (an upper bound: it assumes no transfer overlaps the
+    guest's own work). The shaped rows above are the measured check of the model."""
+    out = {}
     print('\n== crossover: cold streamed boot vs download+boot, to the login prompt ==')
-    print('model from this run: download+boot(bw) = %.1f s + %.1f MiB / bw; '
-          'cold(bw) <= %.1f s + %.1f MiB / bw' % (d0, mib(xz_bytes), c0, mib(bs)))
-    if xz_bytes <= bs:
-        print('streaming moves at least as many bytes as the image: no crossover')
-        out['crossover_mbit_s'] = None
-    elif c0 <= d0:
-        print('streaming is faster at every bandwidth (also over loopback)')
-        out['crossover_mbit_s'] = float('inf')
-    else:
-        bw = (xz_bytes - bs) / (c0 - d0)
-        out['crossover_mbit_s'] = bw * 8 / 1e6
-        print('streaming is faster on links slower than %.0f Mbit/s (model)'
-              % out['crossover_mbit_s'])
-    for label, _, bwl in LINKS:
-        if not bwl:
+    for key in ('cold', 'cold+bundle'):
+        try:
+            c0 = res[key]['to_login_s']['median']
+            d0 = res['download+boot']['to_login_s']['median']
+            bs = res[key]['bytes_login']['median']
+        except (KeyError, TypeError):
+            print('%s: not computed (a loopback row has no login time)' % key)
             continue
-        mc = res['cold, ' + label].get('to_login_s')
-        md = res['download+boot, ' + label].get('to_login_s')
-        print('measured at %s: cold %s, download+boot %s (model: cold <= %.1f s, '
-              'download+boot %.1f s)' % (label, fmt(mc), fmt(md), c0 + bs / bwl,
-                                         d0 + xz_bytes / bwl))
+        o = {'login_loopback_s': c0, 'download_login_loopback_s': d0,
+             'bytes_to_login': bs, 'xz_image_bytes': xz_bytes}
+        line = ('%s: download+boot(bw) = %.1f s + %.1f MiB / bw; %s(bw) <= %.1f s + %.1f MiB / bw'
+                % (key, d0, mib(xz_bytes), key, c0, mib(bs)))
+        if xz_bytes <= bs:
+            o['crossover_mbit_s'] = None
+            line += ': moves at least as many bytes as the image, no crossover'
+        elif c0 <= d0:
+            o['crossover_mbit_s'] = float('inf')
+            line += ': faster at every bandwidth (also over loopback)'
+        else:
+            o['crossover_mbit_s'] = (xz_bytes - bs) / (c0 - d0) * 8 / 1e6
+            line += ': faster on links slower than %.0f Mbit/s (model)' % o['crossover_mbit_s']
+        print(line)
+        for label, _, bwl in LINKS:
+            if not bwl:
+                continue
+            mc = res.get('%s, %s' % (key, label), {}).get('to_login_s')
+            md = res['download+boot, ' + label].get('to_login_s')
+            print('  measured at %s: %s %s, download+boot %s (model: <= %.1f s, %.1f s)'
+                  % (label, key, fmt(mc), fmt(md), c0 + bs / bwl, d0 + xz_bytes / bwl))
+        out[key] = o
     return out
 
 
