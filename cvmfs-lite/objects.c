@@ -242,18 +242,65 @@ static void log_rejected(struct cvmfs_client *c, const struct cvmfs_hash *h, uin
 			  "again", hex, (unsigned long long)size);
 }
 
-/* see internal.h */
-int cvmfs_object_get(struct cvmfs_client *c, const struct cvmfs_hash *h, char suffix,
-		     bool compressed, uint64_t size, uint64_t max, int *fd)
+/* Where an object's bytes come from: a download of rel, or bytes in memory
+ * that arrived some other way (a bundle). */
+struct feed {
+	const char *rel;
+	const void *buf;
+	size_t len;
+};
+
+static int feed_run(struct cvmfs_client *c, const struct feed *src, const struct cvmfs_sink *sink)
 {
-	char rel[CVMFS_OBJ_PATH_MAX];
-	struct cvmfs_inflight me;
+	int rc;
+
+	if (src->rel)
+		return run_fetch(c, src->rel, sink);
+	if ((rc = sink->reset(sink->arg)) < 0 || (rc = sink->data(sink->arg, src->buf, src->len)) < 0)
+		return rc;
+	return sink->finish(sink->arg);
+}
+
+/* Verify, then commit: the object's bytes from src through the sink into a
+ * txn, committed only if they are h (and size). *fd: the cached copy. The
+ * caller holds h's in-flight slot. */
+static int commit_from(struct cvmfs_client *c, const struct cvmfs_hash *h, bool compressed,
+		       uint64_t size, uint64_t max, const struct feed *src, int *fd)
+{
 	struct cvmfs_txn t = { .fd = -1 };
 	struct objsink s = { .c = c, .t = &t, .want = h, .compressed = compressed, .size = size,
 			     .max = size != CVMFS_SIZE_UNKNOWN ? size : max };
 	/* the expected size bounds the download's time too (net_http_req.size_hint) */
 	struct cvmfs_sink sink = { obj_reset, obj_data, obj_finish, &s,
 				   s.max == CVMFS_SIZE_UNKNOWN ? 0 : s.max };
+	int rc;
+
+	if (!(s.out = malloc(OUT_BUF)))
+		return -ENOMEM;
+	if ((rc = cvmfs_cache_txn_begin(&c->cache, &t)) < 0)
+		goto out;
+	if ((rc = feed_run(c, src, &sink)) < 0) {
+		cvmfs_cache_txn_abort(&c->cache, &t);
+		goto out;
+	}
+	if ((rc = cvmfs_cache_txn_commit(&c->cache, &t, h, !compressed)) >= 0) {
+		*fd = rc;
+		rc = 0;
+	}
+out:
+	if (s.zinit)
+		inflateEnd(&s.z);
+	free(s.out);
+	return rc;
+}
+
+/* see internal.h */
+int cvmfs_object_get(struct cvmfs_client *c, const struct cvmfs_hash *h, char suffix,
+		     bool compressed, uint64_t size, uint64_t max, int *fd)
+{
+	char rel[CVMFS_OBJ_PATH_MAX];
+	struct feed src = { .rel = rel };
+	struct cvmfs_inflight me;
 	int rc;
 
 	for (;;) {
@@ -270,35 +317,13 @@ int cvmfs_object_get(struct cvmfs_client *c, const struct cvmfs_hash *h, char su
 	if ((rc = cvmfs_cache_open(&c->cache, h, !compressed, size)) >= 0) {
 		*fd = rc;
 		rc = 0;
-		goto out;
-	}
-	if (rc == -ESTALE)
-		log_rejected(c, h, size);
-	if (cvmfs_hash_objpath(h, suffix, rel, sizeof(rel)) < 0) {
+	} else if (cvmfs_hash_objpath(h, suffix, rel, sizeof(rel)) < 0) {
 		rc = -EINVAL;
-		goto out;
+	} else {
+		if (rc == -ESTALE)
+			log_rejected(c, h, size);
+		rc = commit_from(c, h, compressed, size, max, &src, fd);
 	}
-	s.out = malloc(OUT_BUF);
-	if (!s.out) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	if ((rc = cvmfs_cache_txn_begin(&c->cache, &t)) < 0)
-		goto out;
-	rc = run_fetch(c, rel, &sink);
-	if (rc < 0) {
-		cvmfs_cache_txn_abort(&c->cache, &t);
-		goto out;
-	}
-	rc = cvmfs_cache_txn_commit(&c->cache, &t, h, !compressed);
-	if (rc >= 0) {
-		*fd = rc;
-		rc = 0;
-	}
-out:
-	if (s.zinit)
-		inflateEnd(&s.z);
-	free(s.out);
 	fly_end(c, &me);
 	return rc;
 }
@@ -307,11 +332,9 @@ out:
 int cvmfs_object_put(struct cvmfs_client *c, const struct cvmfs_hash *h, bool compressed,
 		     const void *buf, size_t len)
 {
+	struct feed src = { .buf = buf, .len = len };
 	struct cvmfs_inflight me;
-	struct cvmfs_txn t = { .fd = -1 };
-	struct objsink s = { .c = c, .t = &t, .want = h, .compressed = compressed,
-			     .size = CVMFS_SIZE_UNKNOWN, .max = CVMFS_CATALOG_MAX };
-	int fd, rc;
+	int fd, rc = 0;
 
 	if ((fd = cvmfs_cache_open(&c->cache, h, !compressed, CVMFS_SIZE_UNKNOWN)) >= 0) {
 		close(fd);
@@ -319,30 +342,11 @@ int cvmfs_object_put(struct cvmfs_client *c, const struct cvmfs_hash *h, bool co
 	}
 	if (!fly_begin(c, h, &me))
 		return 0;	/* a reader fetched it meanwhile */
-	if ((fd = cvmfs_cache_open(&c->cache, h, !compressed, CVMFS_SIZE_UNKNOWN)) >= 0) {
+	fd = cvmfs_cache_open(&c->cache, h, !compressed, CVMFS_SIZE_UNKNOWN);
+	if (fd < 0)
+		rc = commit_from(c, h, compressed, CVMFS_SIZE_UNKNOWN, CVMFS_CATALOG_MAX, &src, &fd);
+	if (rc == 0)
 		close(fd);
-		rc = 0;
-		goto out;
-	}
-	if (!(s.out = malloc(OUT_BUF))) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	if ((rc = cvmfs_cache_txn_begin(&c->cache, &t)) < 0)
-		goto out;
-	if ((rc = obj_reset(&s)) < 0 || (rc = obj_data(&s, buf, len)) < 0 ||
-	    (rc = obj_finish(&s)) < 0) {
-		cvmfs_cache_txn_abort(&c->cache, &t);
-		goto out;
-	}
-	if ((rc = cvmfs_cache_txn_commit(&c->cache, &t, h, !compressed)) >= 0) {
-		close(rc);
-		rc = 0;
-	}
-out:
-	if (s.zinit)
-		inflateEnd(&s.z);
-	free(s.out);
 	fly_end(c, &me);
 	return rc;
 }
