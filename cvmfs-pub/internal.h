@@ -13,6 +13,8 @@ int cvmfs_pub_read_file(int dirfd, const char *path, size_t max, unsigned char *
 			size_t *len);
 /* Writes data to dir/name atomically: a temporary file, fsync, rename,
  * fsync of dir. Returns 0 or -errno (-ENOSPC on a full disk). */
+/* Writes all of data to fd (retrying short writes and EINTR). 0 or -errno. */
+int cvmfs_pub_write_all(int fd, const void *data, size_t len);
 int cvmfs_pub_write_atomic(const char *dir, const char *name, const void *data, size_t len,
 			   unsigned mode);
 /* Two such files, both written and fsync'ed first, then renamed back to

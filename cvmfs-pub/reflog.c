@@ -46,22 +46,11 @@ static int reflog_usable(sqlite3 *db, const char *fqrn)
 
 static int write_tmp(const char *path, const unsigned char *data, size_t len)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), rc = 0;
-	size_t off = 0;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), rc;
 
 	if (fd < 0)
 		return -errno;
-	while (off < len) {
-		ssize_t w = write(fd, data + off, len - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			rc = -errno;
-			break;
-		}
-		off += (size_t)w;
-	}
+	rc = cvmfs_pub_write_all(fd, data, len);
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
 	return rc;

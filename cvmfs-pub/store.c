@@ -87,9 +87,7 @@ int cvmfs_pub_store_put(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, c
 			const void *zdata, size_t zlen)
 {
 	char rel[CVMFS_OBJ_PATH_MAX], tmp[64];
-	const unsigned char *p = zdata;
-	size_t off = 0;
-	int fd, rc = 0;
+	int fd, rc;
 
 	if (relpath(h, suffix, rel, sizeof(rel)) < 0)
 		return -EINVAL;
@@ -102,17 +100,7 @@ int cvmfs_pub_store_put(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, c
 	fd = openat(s->datafd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
-	while (off < zlen) {
-		ssize_t w = write(fd, p + off, zlen - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			rc = -errno;
-			break;
-		}
-		off += (size_t)w;
-	}
+	rc = cvmfs_pub_write_all(fd, zdata, zlen);
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
 	/* Another worker may have stored the same content meanwhile:

@@ -84,7 +84,8 @@ out:
 	return rc;
 }
 
-static int write_all(int fd, const void *data, size_t len)
+/* see internal.h */
+int cvmfs_pub_write_all(int fd, const void *data, size_t len)
 {
 	const unsigned char *p = data;
 
@@ -118,7 +119,7 @@ static int tmp_write(const char *dir, const char *name, const void *data, size_t
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -errno;
-	rc = write_all(fd, data, len);
+	rc = cvmfs_pub_write_all(fd, data, len);
 	if (rc == 0 && fchmod(fd, mode) < 0)
 		rc = -errno;
 	if (rc == 0 && fsync(fd) < 0)
