@@ -53,8 +53,7 @@ struct bsink {
 	size_t cur;			/* piece being assembled */
 	unsigned char *buf;		/* its bytes so far */
 	size_t have;
-	size_t nput, nbad;
-	size_t bad_now;			/* objects that failed in this attempt */
+	size_t nput, nbad;		/* objects committed / failed, this attempt */
 };
 
 static int parse_piece(const char *tok, struct piece *pc, char *suffix)
@@ -129,7 +128,7 @@ static int bs_reset(void *arg)
 {
 	struct bsink *s = arg;
 
-	s->cur = s->have = s->bad_now = 0;
+	s->cur = s->have = s->nput = s->nbad = 0;
 	return 0;
 }
 
@@ -161,7 +160,6 @@ static int bs_data(void *arg, const void *buf, size_t len)
 			cvmfs_log(s->c, "bundle: object %s failed its check; it is fetched on its own",
 				  hex);
 			s->nbad++;
-			s->bad_now++;
 		} else {
 			s->nput++;
 		}
@@ -178,7 +176,7 @@ static int bs_finish(void *arg)
 	/* Every object was checked on its own: a bundle is not hashed again as
 	 * a whole. A short one, or one with a bad object, is tried at the next
 	 * source (its good objects are committed and are not fetched again). */
-	return s->cur == s->b->n && s->bad_now == 0 ? 0 : -EBADMSG;
+	return s->cur == s->b->n && s->nbad == 0 ? 0 : -EBADMSG;
 }
 
 /* 1 if every object of b is in the cache already (a warm boot): no GET. */
