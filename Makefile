@@ -44,9 +44,9 @@ HOST_ONLY := cvmfs-pub
 include third_party/third_party.mk
 include $(MODULES:%=%/module.mk)
 include linker/module.mk
+include boot/kernel.mk
 include boot/image.mk
 include boot/formats.mk
-include boot/kernel.mk
 include tests/module.mk
 include tests/fuzz/fuzz.mk
 include boot/demo.mk
@@ -95,26 +95,40 @@ $(B)/cvmboot: $(B)/h/boot/tool.o $(LINK_ORDER:%=$(B)/h/lib%.a) $(TP_H_LIBS)
 $(B)/source-date-epoch: FORCE
 	@mkdir -p $(@D)
 	$(Q)echo '$(SOURCE_DATE_EPOCH)' | cmp -s - $@ || echo '$(SOURCE_DATE_EPOCH)' > $@
-$(B)/initramfs.cpio: $(B)/cvmboot $(B)/init $(TLS_CA_DER) $(B)/source-date-epoch
+$(B)/initramfs.cpio: $(B)/cvmboot $(B)/init $(B)/source-date-epoch
 	@echo "  CPIO    $@"
-	$(Q)$(B)/cvmboot mkinitramfs --init $(B)/init --file $(TLS_CA_DER):etc/cvmboot/ca.der -o $@
+	$(Q)$(B)/cvmboot mkinitramfs --init $(B)/init -o $@
+# The CA bundle travels in its own archive after the core one: only https://
+# needs it, so an image for http:// repositories (CernVM-FS content is signed)
+# leaves it out (make image IMAGE_CA=none; boot/image.mk).
+$(B)/ca.cpio: $(B)/cvmboot $(TLS_CA_DER) $(B)/source-date-epoch
+	@echo "  CPIO    $@"
+	$(Q)$(B)/cvmboot mkinitramfs --modules-only --file $(TLS_CA_DER):etc/cvmboot/ca.der -o $@
 # xz with a CRC32 check and the x86 BCJ filter, both of which the kernel's
 # unpacker reads (XZ_DEC_X86); BCJ makes the archive ~4% smaller.
 $(B)/initramfs.cpio.xz: $(B)/initramfs.cpio
 	@echo "  XZ      $@"
 	$(Q)xz -T1 --check=crc32 --x86 --lzma2=preset=9e -c $< > $@
+$(B)/ca.cpio.xz: $(B)/ca.cpio
+	@echo "  XZ      $@"
+	$(Q)xz -T1 --check=crc32 --lzma2=preset=9e -c $< > $@
 
 .PHONY: all deps check size size-budget clean distclean unit host vm bench demo
-all: $(B)/init $(B)/cvmboot $(B)/initramfs.cpio.xz $(B)/initrd.img
+all: $(B)/init $(B)/cvmboot $(B)/initramfs.cpio.xz $(B)/ca.cpio.xz $(B)/initrd.img
 
 deps:
 	$(Q)third_party/deps $(TP_SRC)
 	$(Q)touch $(TP_STAMP)
 	$(Q)$(MAKE) --no-print-directory $(TP_T_LIBS) $(TP_H_LIBS)
 
-size: $(B)/init $(B)/initramfs.cpio.xz
-	$(Q)$(PYTHON) linker/size.py --map $(B)/init.map --init $(B)/init \
-		--initramfs $(B)/initramfs.cpio.xz --budget linker/budget
+# The image's parts (boot/image.mk IMAGE_INITRDS and its kernel) and what the
+# ISO and the raw disk add around them, each against linker/budget too.
+SIZE_ARGS = --map $(B)/init.map --init $(B)/init --initramfs $(B)/initramfs.cpio.xz \
+	--budget linker/budget --part kernel=$(IMAGE_KERNEL) \
+	$(foreach f,$(IMAGE_INITRDS),--part $(notdir $(f))=$(f)) \
+	--image iso=$(B)/cvmboot.iso --image hdd=$(B)/cvmboot.hdd
+size: $(B)/init $(B)/initramfs.cpio.xz $(B)/cvmboot.iso $(B)/cvmboot.hdd
+	$(Q)$(PYTHON) linker/size.py $(SIZE_ARGS)
 
 clean:
 	rm -rf $(B)/t $(B)/h $(B)/init* $(B)/cvmboot $(B)/initramfs* $(B)/tests
@@ -124,6 +138,5 @@ distclean:
 -include $(shell find $(B)/t $(B)/h -name '*.d' 2>/dev/null)
 
 # Re-measure and rewrite linker/budget (+10% headroom). Commit the result.
-size-budget: $(B)/init $(B)/initramfs.cpio.xz
-	$(Q)$(PYTHON) linker/size.py --map $(B)/init.map --init $(B)/init \
-		--initramfs $(B)/initramfs.cpio.xz --budget linker/budget --write-budget
+size-budget: $(B)/init $(B)/initramfs.cpio.xz $(B)/cvmboot.iso $(B)/cvmboot.hdd
+	$(Q)$(PYTHON) linker/size.py $(SIZE_ARGS) --write-budget

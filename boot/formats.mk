@@ -41,5 +41,5 @@ $(B)/cvmboot.meta: $(SIGNED) $(IMAGE_INITRDS) $(B)/config.cpio $(B)/cvmboot FORC
 	@echo "  SIGN    $@"
 	$(Q)test -n "$(SIGN_KEYS)" -a -n "$(SIGN_NAME)" || { echo "make sign-image needs SIGN_KEYS=DIR (cvmboot keygen) and SIGN_NAME=FQRN" >&2; exit 1; }
 	$(Q)$(B)/cvmboot sign-image --keys $(SIGN_KEYS) --name $(SIGN_NAME) --version $(VERSION) \
-		$(SIGNED:%=--image %) --kernel $(KERNEL) $(IMAGE_INITRDS:%=--initrd %) \
+		$(SIGNED:%=--image %) --kernel $(IMAGE_KERNEL) $(IMAGE_INITRDS:%=--initrd %) \
 		--defaults $(B)/config/defaults -o $@

@@ -3,19 +3,34 @@
 # kernel-module subset (its own cpio, appended: the kernel unpacks
 # concatenated archives), the combined initrd, and later the ISO/disk images.
 
-# The kernels: Debian's 6.12, pinned in third_party/pins (FUSE passthrough;
-# the release is the package name's tail). KVER boots build/initrd.img (the
-# VM suite, demo, bench): the cloud flavour, which builds in ext4 and NVMe
-# and reaches PID 1 sooner under TCG. IMAGE_KVER is the images' kernel: the
-# generic flavour (e1000 and AHCI, QEMU's and VirtualBox's defaults). Any
-# installed release (/lib/modules/<release>, /boot/vmlinuz-<release>) can be
-# given instead, e.g. bookworm's 6.1: make KVER=6.1.0-57-cloud-amd64
-# IMAGE_KVER=6.1.0-57-amd64.
+# The kernel: KERNEL=own (default) is boot/kernel.mk's OWN_KERNEL, every
+# driver built in, no module archive; it boots the images and build/initrd.img
+# (the VM suite, demo, bench). KERNEL=debian selects Debian's 6.12, pinned in
+# third_party/pins (the release is the package name's tail) with a module
+# archive each: KVER boots build/initrd.img (the cloud flavour: ext4 and NVMe
+# built in, sooner at PID 1 under TCG), IMAGE_KVER is the images' (generic:
+# e1000 and AHCI). Any installed release (/lib/modules/<release>,
+# /boot/vmlinuz-<release>) can be given instead, e.g. bookworm's 6.1: make
+# KERNEL=debian KVER=6.1.0-57-cloud-amd64 IMAGE_KVER=6.1.0-57-amd64.
+# KERNEL=<path> boots that bzImage, without modules.
 pin_kver = $(patsubst linux-image-%,%,$(shell awk '$$4 == "deb" && $$1 == "$(1)" {print $$2}' third_party/pins))
 KVER_PINNED := $(call pin_kver,kernel-cloud)
 IMAGE_KVER_PINNED := $(call pin_kver,kernel)
 KVER ?= $(KVER_PINNED)
 IMAGE_KVER ?= $(IMAGE_KVER_PINNED)
+KERNEL ?= own
+ifeq ($(KERNEL),own)
+IMAGE_KERNEL := $(OWN_KERNEL)
+VM_KERNEL := $(OWN_KERNEL)
+else ifeq ($(KERNEL),debian)
+IMAGE_KERNEL := /boot/vmlinuz-$(IMAGE_KVER)
+IMAGE_MODULES := $(B)/modules-$(IMAGE_KVER).cpio.xz
+VM_KERNEL := /boot/vmlinuz-$(KVER)
+VM_MODULES := $(B)/modules-$(KVER).cpio.xz
+else
+IMAGE_KERNEL := $(KERNEL)
+VM_KERNEL := $(KERNEL)
+endif
 KMODS := $(shell grep -v '^\#' boot/kmods.list)
 
 # Module subset + its dependencies (modprobe --show-depends), indexed by
@@ -45,23 +60,27 @@ $(B)/modules-$(1).cpio.xz: $(B)/modules-$(1).cpio
 	@echo "  XZ      $$@"
 	$$(Q)xz -T1 --check=crc32 --x86 --lzma2=preset=9e -c $$< > $$@
 endef
-# The releases the build is for, for the tests (tests/lib/qemu.py boots
-# /boot/vmlinuz-<it> with modules-<it>.cpio.xz).
-$(B)/kernel-release: FORCE
+# What the build's kernels are, for the tests (tests/lib/qemu.py): vm-kernel
+# boots build/initrd.img; image-kernel is `make image`'s kernel and its module
+# archive ("-" for none); debian-kernel is the Debian pair (KVER) that the
+# suite boots once besides the default, and the releases of both pairs.
+$(B)/vm-kernel: FORCE
 	@mkdir -p $(@D)
-	@echo '$(KVER)' | cmp -s - $@ || echo '$(KVER)' > $@
-$(B)/image-kernel-release: FORCE
+	@echo '$(VM_KERNEL) $(or $(VM_MODULES),-)' | cmp -s - $@ || echo '$(VM_KERNEL) $(or $(VM_MODULES),-)' > $@
+$(B)/image-kernel: FORCE
 	@mkdir -p $(@D)
-	@echo '$(IMAGE_KVER)' | cmp -s - $@ || echo '$(IMAGE_KVER)' > $@
+	@echo '$(IMAGE_KERNEL) $(or $(IMAGE_MODULES),-)' | cmp -s - $@ || echo '$(IMAGE_KERNEL) $(or $(IMAGE_MODULES),-)' > $@
+$(B)/debian-kernel: FORCE
+	@mkdir -p $(@D)
+	@echo '/boot/vmlinuz-$(KVER) $(B)/modules-$(KVER).cpio.xz /boot/vmlinuz-$(IMAGE_KVER) $(B)/modules-$(IMAGE_KVER).cpio.xz' | cmp -s - $@ || \
+		echo '/boot/vmlinuz-$(KVER) $(B)/modules-$(KVER).cpio.xz /boot/vmlinuz-$(IMAGE_KVER) $(B)/modules-$(IMAGE_KVER).cpio.xz' > $@
 
-# `make kernel` builds a smaller one (make image KERNEL=build/kernel/vmlinuz).
 $(foreach k,$(sort $(KVER) $(IMAGE_KVER)),$(eval $(call kmod_rules,$(k))))
-KERNEL ?= /boot/vmlinuz-$(IMAGE_KVER)
-IMAGE_MODULES := $(if $(filter /boot/vmlinuz-$(IMAGE_KVER),$(KERNEL)),$(B)/modules-$(IMAGE_KVER).cpio.xz)
 
-# What the boot loader hands the kernel: core archive, then the modules.
-$(B)/initrd.img: $(B)/initramfs.cpio.xz $(B)/modules-$(KVER).cpio.xz $(B)/kernel-release \
-		| $(B)/image-kernel-release
+# What the boot loader hands the kernel: core archive, the CA bundle, then the
+# modules (a Debian kernel's; the own kernel needs none).
+$(B)/initrd.img: $(B)/initramfs.cpio.xz $(B)/ca.cpio.xz $(VM_MODULES) $(VM_KERNEL) $(B)/vm-kernel \
+		| $(B)/image-kernel $(B)/debian-kernel
 	@echo "  INITRD  $@"
 	$(Q)cat $(filter %.xz,$^) > $@
 
@@ -75,8 +94,9 @@ REPO_KEY ?=
 REPO_TAG ?=
 REPO_PROXY ?=
 IMAGE_CMDLINE ?= console=ttyS0 console=tty0 quiet
-HDD_SIZE_MIB ?= 64
-IMAGE_VARS := $(REPO_URL)|$(REPO_NAME)|$(REPO_KEY)|$(REPO_TAG)|$(REPO_PROXY)|$(IMAGE_CMDLINE)
+# The raw disk ends with its boot partition (sized to its files) unless given.
+HDD_SIZE_MIB ?=
+IMAGE_VARS := $(REPO_URL)|$(REPO_NAME)|$(REPO_KEY)|$(REPO_TAG)|$(REPO_PROXY)|$(IMAGE_CMDLINE)|$(IMAGE_CA)|$(KERNEL)
 
 $(B)/config/vars: FORCE
 	@mkdir -p $(@D)
@@ -92,15 +112,19 @@ $(B)/config.cpio: $(B)/config/vars $(B)/cvmboot $(REPO_KEY)
 	$(Q)$(B)/cvmboot mkinitramfs --modules-only --file $(@D)/config/defaults:etc/cvmboot/defaults \
 		$(if $(REPO_KEY),--file $(REPO_KEY):etc/cvmboot/keys/repo.pub) -o $@
 
-IMAGE_INITRDS := $(B)/initramfs.cpio.xz $(IMAGE_MODULES) $(B)/config.cpio
-$(B)/cvmboot.iso: $(B)/cvmboot $(IMAGE_INITRDS)
+# IMAGE_CA=yes (default) carries the CA bundle (CA_BUNDLE=file.pem: only the
+# CAs asked for); IMAGE_CA=none leaves it out of an image for http:// only.
+IMAGE_CA ?= yes
+IMAGE_CA_ARCHIVE := $(if $(filter none,$(IMAGE_CA)),,$(B)/ca.cpio.xz)
+IMAGE_INITRDS := $(B)/initramfs.cpio.xz $(IMAGE_CA_ARCHIVE) $(IMAGE_MODULES) $(B)/config.cpio
+$(B)/cvmboot.iso: $(B)/cvmboot $(IMAGE_INITRDS) $(IMAGE_KERNEL)
 	@echo "  ISO     $@"
-	$(Q)$(B)/cvmboot mkimage --kernel $(KERNEL) $(IMAGE_INITRDS:%=--initrd %) \
+	$(Q)$(B)/cvmboot mkimage --kernel $(IMAGE_KERNEL) $(IMAGE_INITRDS:%=--initrd %) \
 		--cmdline '$(IMAGE_CMDLINE)' --iso $@
-$(B)/cvmboot.hdd: $(B)/cvmboot $(IMAGE_INITRDS)
+$(B)/cvmboot.hdd: $(B)/cvmboot $(IMAGE_INITRDS) $(IMAGE_KERNEL)
 	@echo "  HDD     $@"
-	$(Q)$(B)/cvmboot mkimage --kernel $(KERNEL) $(IMAGE_INITRDS:%=--initrd %) \
-		--cmdline '$(IMAGE_CMDLINE)' --hdd $@ --hdd-size $(HDD_SIZE_MIB)
+	$(Q)$(B)/cvmboot mkimage --kernel $(IMAGE_KERNEL) $(IMAGE_INITRDS:%=--initrd %) \
+		--cmdline '$(IMAGE_CMDLINE)' --hdd $@ $(if $(HDD_SIZE_MIB),--hdd-size $(HDD_SIZE_MIB))
 
 .PHONY: image FORCE
 image: $(B)/cvmboot.iso $(B)/cvmboot.hdd

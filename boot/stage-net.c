@@ -51,8 +51,15 @@ int boot_tls_ready(struct boot_ctx *ctx)
 	if ((rc = tls_ctx_init(&ctx->tls)) < 0 ||
 	    (rc = tls_ctx_ca_add_file(&ctx->tls, TLS_CA_PATH, &skipped)) < 0 ||
 	    (rc = tls_https_init(&ctx->https, &ctx->tls)) < 0) {
-		boot_log(ctx, ctx->stage ? ctx->stage : "net", "no HTTPS: %s: %s", TLS_CA_PATH,
-			 strerror(-rc));
+		/* The CA bundle is its own archive, left out of http-only images. */
+		if (rc == -ENOENT)
+			boot_log(ctx, ctx->stage ? ctx->stage : "net",
+				 "no HTTPS: this image has no CA bundle (%s; built with "
+				 "IMAGE_CA=none): use an http:// URL (the repository is signed) "
+				 "or an image built with IMAGE_CA=yes", TLS_CA_PATH);
+		else
+			boot_log(ctx, ctx->stage ? ctx->stage : "net", "no HTTPS: %s: %s",
+				 TLS_CA_PATH, strerror(-rc));
 		return rc;
 	}
 	ctx->have_tls = 1;

@@ -18,7 +18,13 @@
 
 #define IMG_ARGS_MAX 48
 #define IMG_INITRD_MAX 8
-#define HDD_BOOT_MIB 40	/* boot partition: kernel + initrd + syslinux */
+/* The raw disk: an MBR, one FAT boot partition at 1 MiB holding the kernel,
+ * the initrds and syslinux, sized to them: their bytes plus HDD_SLACK_PCT and
+ * HDD_FIXED_KIB (ldlinux, FAT tables, directories), whole MiB, at least
+ * HDD_MIN_MIB. The disk ends with the partition unless --hdd-size asks for more. */
+#define HDD_SLACK_PCT 3
+#define HDD_FIXED_KIB 512
+#define HDD_MIN_MIB 2
 
 extern char **environ;
 
@@ -150,8 +156,24 @@ static int make_iso(const char *out, const char *kernel, char **initrds, int nin
 	return rc;
 }
 
+/* The boot partition's size in MiB for these files. */
+static unsigned hdd_boot_mib(const char *kernel, char **initrds, int ninitrd)
+{
+	unsigned long long sum = 0;
+	struct stat st;
+	unsigned mib;
+	int i;
+
+	for (i = -1; i < ninitrd; i++)
+		if (stat(i < 0 ? kernel : initrds[i], &st) == 0)
+			sum += (unsigned long long)st.st_size;
+	sum += sum * HDD_SLACK_PCT / 100 + HDD_FIXED_KIB * 1024ULL;
+	mib = (unsigned)((sum + (1 << 20) - 1) >> 20);
+	return mib < HDD_MIN_MIB ? HDD_MIN_MIB : mib;
+}
+
 static int make_hdd(const char *out, const char *kernel, char **initrds, int ninitrd,
-		    const char *cmdline, unsigned size_mib)
+		    const char *cmdline, unsigned boot_mib, unsigned size_mib)
 {
 	char tmp[] = "/tmp/cvmboot-hdd.XXXXXX", part[600], tree[600], sfd[128], mib[32];
 	char seek[32];
@@ -164,7 +186,7 @@ static int make_hdd(const char *out, const char *kernel, char **initrds, int nin
 	snprintf(tree, sizeof(tree), "%s/tree", tmp);
 	mkdir(tree, 0755);
 	rc = stage_tree(tree, kernel, initrds, ninitrd, "syslinux.cfg", cmdline);
-	snprintf(mib, sizeof(mib), "%u", HDD_BOOT_MIB * 1024);
+	snprintf(mib, sizeof(mib), "%u", boot_mib * 1024);
 	if (rc == 0) {
 		char *a[] = { "mkfs.vfat", "-C", "-n", "CVMBOOT", "-i", "cb007001", part, mib, NULL };
 
@@ -197,7 +219,7 @@ static int make_hdd(const char *out, const char *kernel, char **initrds, int nin
 	snprintf(sfd, sizeof(sfd), "sfdisk -q --no-reread --no-tell-kernel '%s' >/dev/null", out);
 	if (rc == 0 && (p = popen(sfd, "w"))) {
 		fprintf(p, "label: dos\nlabel-id: 0xcb007001\nstart=2048, size=%u, type=c, bootable\n",
-			HDD_BOOT_MIB * 2048);
+			boot_mib * 2048);
 		rc = pclose(p) == 0 ? 0 : -1;
 	}
 	snprintf(seek, sizeof(seek), "seek=%u", 1024 * 1024 / 512);
@@ -230,7 +252,7 @@ int boot_cli_mkimage(int argc, char **argv)
 {
 	char *initrds[IMG_INITRD_MAX];
 	const char *kernel = NULL, *iso = NULL, *hdd = NULL, *cmdline = "console=ttyS0 quiet";
-	unsigned size_mib = 64;
+	unsigned size_mib = 0, boot_mib;
 	int a, n = 0, rc;
 
 	for (a = 1; a < argc; a++) {
@@ -253,13 +275,17 @@ int boot_cli_mkimage(int argc, char **argv)
 	}
 	if (!kernel || !n || (!iso == !hdd))
 		return usage();
-	if (hdd && size_mib < HDD_BOOT_MIB + 2) {
-		fprintf(stderr, "cvmboot mkimage: --hdd-size must be at least %u MiB\n",
-			HDD_BOOT_MIB + 2);
+	boot_mib = hdd_boot_mib(kernel, initrds, n);
+	if (!size_mib)
+		size_mib = boot_mib + 1;
+	if (hdd && size_mib < boot_mib + 1) {
+		fprintf(stderr, "cvmboot mkimage: --hdd-size %u MiB is too small for a %u MiB boot "
+			"partition at 1 MiB: give at least %u, or leave --hdd-size out\n",
+			size_mib, boot_mib, boot_mib + 1);
 		return 2;
 	}
 	rc = iso ? make_iso(iso, kernel, initrds, n, cmdline)
-		 : make_hdd(hdd, kernel, initrds, n, cmdline, size_mib);
+		 : make_hdd(hdd, kernel, initrds, n, cmdline, boot_mib, size_mib);
 	if (rc < 0) {
 		unlink(iso ? iso : hdd);
 		return 1;

@@ -31,7 +31,8 @@ $(foreach t,$(UNIT_TESTS),$(eval $(call unit_rules,$(t))))
 UNIT_BINS := $(UNIT_TESTS:%=$(B)/h/tests/t-%)
 
 PYTEST := CVMBOOT_BUILD=$(abspath $(B)) CVMBOOT_TP=$(abspath $(TP)) $(PYTHON) -m pytest -q -p no:cacheprovider
-CHECK_DEPS := all $(UNIT_BINS) $(B)/modules-$(IMAGE_KVER).cpio.xz
+CHECK_DEPS := all $(UNIT_BINS) $(B)/modules-$(IMAGE_KVER).cpio.xz $(B)/modules-$(KVER).cpio.xz \
+	$(B)/cvmboot.iso $(B)/cvmboot.hdd
 
 # `make check` runs every layer in one pytest session so that it ends with
 # one summary line; `make unit|host|vm` run one layer. T=path::name runs one test.

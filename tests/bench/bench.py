@@ -82,27 +82,54 @@ def mib(n):
 
 
 # ---------------------------------------------------------------- 1. sizes
+def debian_iso(build):
+    """The image with Debian's generic kernel and its module archive (make
+    image KERNEL=debian), made here for the size comparison."""
+    k, mods = qemu.debian_kernel(build, 'image')
+    out = os.path.join(build, 'bench-debian.iso')
+    cfg = os.path.join(build, 'config.cpio')
+    subprocess.run([os.path.join(build, 'cvmboot'), 'mkimage', '--kernel', k, '--initrd',
+                    os.path.join(build, 'initramfs.cpio.xz'), '--initrd', mods] +
+                   (['--initrd', cfg] if os.path.exists(cfg) else []) +
+                   ['--cmdline', 'console=ttyS0 console=tty0 quiet', '--iso', out],
+                   check=True, capture_output=True)
+    return out
+
+
 def sizes(build):
     k, mods = qemu.image_kernel(build)
+    dk, dmods = qemu.debian_kernel(build, 'image')
     core = os.path.join(build, 'initramfs.cpio.xz')
     out = {}
-    for name, p in (('ISO (cvmboot.iso)', os.path.join(build, 'cvmboot.iso')),
-                    ('kernel (%s)' % os.path.basename(k), k),
-                    ('  core initramfs (initramfs.cpio.xz)', core),
-                    ('  modules (%s)' % os.path.basename(mods), mods),
-                    ('init binary (static, stripped)', os.path.join(build, 'init'))):
-        out[name] = os.path.getsize(p) if os.path.exists(p) else None
-    if os.path.exists(core) and os.path.exists(mods):
-        out['initrd (core + modules, xz)'] = os.path.getsize(core) + os.path.getsize(mods)
+    rows = [('ISO (cvmboot.iso)', os.path.join(build, 'cvmboot.iso')),
+            ('kernel (%s)' % ('own, ' + qemu.kernel_release(kernel=k) if not mods
+                              else os.path.basename(k)), k),
+            ('  core initramfs (initramfs.cpio.xz)', core)]
+    if mods:
+        rows.append(('  modules (%s)' % os.path.basename(mods), mods))
+    rows += [('init binary (static, stripped)', os.path.join(build, 'init'))]
+    if dk != k:
+        rows += [('ISO, Debian kernel (KERNEL=debian)', debian_iso(build)),
+                 ('kernel, Debian (%s)' % os.path.basename(dk), dk),
+                 ('  modules, Debian (%s)' % os.path.basename(dmods), dmods)]
+    for name, p in rows:
+        out[name] = os.path.getsize(p) if p and os.path.exists(p) else None
+    if os.path.exists(core):
+        out['initrd (core%s, xz)' % (' + modules' if mods else '')] = \
+            os.path.getsize(core) + (os.path.getsize(mods) if mods else 0)
     print('\n== 1. image size (measured) next to uCernVM (quoted, not measured) ==')
     print('%-40s %12s   %s' % ('item', 'cvmboot', 'uCernVM (quoted: ucernvm-reference.md s.7)'))
-    quote = {'ISO': UCERNVM['image'], 'kernel': UCERNVM['kernel'], 'initrd': UCERNVM['initrd']}
+    quote = {'ISO (': UCERNVM['image'], 'kernel (': UCERNVM['kernel'], 'initrd': UCERNVM['initrd']}
     for name, n in out.items():
         q = next((v for kk, v in quote.items() if name.startswith(kk)), '')
         print('%-40s %12s   %s' % (name, '%.2f MiB' % mib(n) if n else 'missing', q))
     iso = out.get('ISO (cvmboot.iso)')
     if iso:
         print('ISO vs uCernVM images of 10-20 MB: x%.2f-x%.2f' % (iso / 20e6, iso / 10e6))
+    diso = out.get('ISO, Debian kernel (KERNEL=debian)')
+    if iso and diso:
+        print('ISO own kernel vs Debian kernel: %.2f vs %.2f MiB (x%.2f)'
+              % (mib(iso), mib(diso), iso / diso))
     return out
 
 
@@ -111,8 +138,9 @@ def tiny_initramfs(d):
     """A busybox initramfs for the traditional boot: load virtio and ext4
     (modules of the image's kernel unless built in), mount /dev/vda,
     switch_root to /sbin/init."""
-    kver = qemu.kernel_release()
-    out = os.path.join(d.dir, 'local-initrd-%s.cpio' % kver)
+    kernel, kmods = qemu.vm_kernel()
+    kver = qemu.kernel_release(kernel=kernel)
+    out = os.path.join(d.dir, 'local-initrd-%s%s.cpio' % (kver, '-mods' if kmods else ''))
     if os.path.exists(out):
         return out
     root = os.path.join(d.dir, 'local-initrd')
@@ -122,7 +150,8 @@ def tiny_initramfs(d):
     shutil.copy2('/bin/busybox', os.path.join(root, 'bin', 'busybox'))
     mods = []
     # crc32c: ext4's soft dependency, which --show-depends does not list
-    for ko in qemu.module_files(kver, ('virtio_pci', 'virtio_blk', 'crc32c_generic', 'ext4')):
+    for ko in qemu.module_files(kver, ('virtio_pci', 'virtio_blk', 'crc32c_generic', 'ext4')) \
+            if kmods else ():	# the own kernel builds them in
         name = os.path.basename(ko).replace('.ko.xz', '.ko')
         qemu.copy_module(ko, os.path.join(root, 'lib/modules', name))
         mods.append(name)
@@ -261,11 +290,11 @@ class Relay:
         self.ls.close()
 
 
-def boot_streamed(d, tag, disk, name, port=None):
+def boot_streamed(d, tag, disk, name, port=None, kernel=None):
     logp = os.path.join(d.dir, 'bench-%s.log' % name)
     if os.path.exists(logp):
         os.unlink(logp)
-    vm = d.vm(tag, disk, logp, port=port)
+    vm = d.vm(tag, disk, logp, port=port, kernel=kernel)
     demo.serial_socket(vm, os.path.join(d.dir, 'serial-bench.sock'))
     n0 = len(d.web.access_log())
     with vm:
@@ -334,6 +363,11 @@ def boots(d, runs):
     img, xz = ext4_image(d)
     xz_rel = os.path.relpath(xz, d.srv)
     keys = ['cold', 'cold+profile', 'cold+bundle', 'warm', 'local ext4', 'download+boot']
+    # The same boots on Debian's kernel and its module archive (KERNEL=debian).
+    own, _ = qemu.vm_kernel()
+    deb = qemu.debian_kernel()
+    if deb[0] != own:
+        keys += ['cold+bundle, Debian kernel', 'warm, Debian kernel']
     for label, _, _ in LINKS:
         keys += ['cold, ' + label, 'cold+profile, ' + label, 'cold+bundle, ' + label,
                  'download+boot, ' + label]
@@ -349,6 +383,13 @@ def boots(d, runs):
         scen['cold+bundle'].append(boot_streamed(d, demo.TAG_BUNDLED, disk, 'bndl-%d' % i))
         scen['warm'].append(boot_streamed(d, demo.TAG_BUNDLED, disk, 'warm-%d' % i))
         os.unlink(disk)
+        if 'warm, Debian kernel' in scen:
+            disk = d.new_disk('bench-scratch.img')
+            scen['cold+bundle, Debian kernel'].append(
+                boot_streamed(d, demo.TAG_BUNDLED, disk, 'deb-bndl-%d' % i, kernel=deb))
+            scen['warm, Debian kernel'].append(
+                boot_streamed(d, demo.TAG_BUNDLED, disk, 'deb-warm-%d' % i, kernel=deb))
+            os.unlink(disk)
         scen['local ext4'].append(boot_local(d, img, 'local-%d' % i))
         scen['download+boot'].append(boot_download(d, xz_rel, 'dl-%d' % i))
         for j, (label, relay) in enumerate(relays):
@@ -439,6 +480,13 @@ def report_boots(d, scen, img, xz):
         print('download+boot: curl | xz -d of %.1f MiB (%.1f MiB image) took %s of it'
               % (mib(os.path.getsize(xz)), mib(os.path.getsize(img)),
                  fmt(res['download+boot']['fetch_unpack_s'])))
+    for a, b in (('cold+bundle', 'cold+bundle, Debian kernel'), ('warm', 'warm, Debian kernel')):
+        if b in res and res[a]['to_login_s'] and res[b]['to_login_s']:
+            print('own vs Debian kernel, %s: to login %s vs %s (x%s); PID 1 hand-over %s vs %s'
+                  % (a, fmt(res[a]['to_login_s']), fmt(res[b]['to_login_s']),
+                     ratio(res[a]['to_login_s'], res[b]['to_login_s']).lstrip('x'),
+                     fmt(res[a].get('pid1_handover_ms'), ' ms', 0),
+                     fmt(res[b].get('pid1_handover_ms'), ' ms', 0)))
     if res['cold'].get('pid1_handover_ms'):
         print('streamed: cvmboot PID 1 hands over after %s (cold), %s (warm) of kernel uptime'
               % (fmt(res['cold']['pid1_handover_ms'], ' ms', 0),

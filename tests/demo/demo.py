@@ -199,9 +199,11 @@ class Demo:
             self.web = None
 
     # ---- boot ----
-    def initrd(self, tag):
-        """The image's initrd plus a config archive naming our repository and tag."""
-        cfgdir = os.path.join(self.dir, 'cfg-' + tag)
+    def initrd(self, tag, mods=None):
+        """The image's initrd plus a config archive naming our repository and
+        tag. mods: boot with that module archive (a Debian kernel's) after
+        the core archive instead of build/initrd.img."""
+        cfgdir = os.path.join(self.dir, 'cfg-' + tag + ('-' + os.path.basename(mods) if mods else ''))
         os.makedirs(cfgdir, exist_ok=True)
         defaults = os.path.join(cfgdir, 'defaults')
         with open(defaults, 'w') as f:
@@ -213,7 +215,8 @@ class Demo:
              '--file', self.pub + ':etc/cvmboot/keys/repo.pub', '-o', cpio])
         out = os.path.join(cfgdir, 'initrd.img')
         with open(out, 'wb') as o:
-            for p in (os.path.join(self.build, 'initrd.img'), cpio):
+            for p in ([os.path.join(self.build, 'initramfs.cpio.xz'), mods] if mods else
+                      [os.path.join(self.build, 'initrd.img')]) + [cpio]:
                 with open(p, 'rb') as i:
                     o.write(i.read())
         return out
@@ -226,11 +229,13 @@ class Demo:
             f.truncate(size)
         return p
 
-    def vm(self, tag, disk, log_path, mem=1024, port=None):
-        """port: where the guestfwd leads (default nginx's)."""
+    def vm(self, tag, disk, log_path, mem=1024, port=None, kernel=None):
+        """port: where the guestfwd leads (default nginx's). kernel: a
+        (bzImage, module archive) pair instead of the build's own kernel."""
         if os.path.exists(log_path):
             os.unlink(log_path)	# watch() must not see an old run's console
-        return qemu.VM(self.initrd(tag), append=APPEND, log=log_path, mem=mem,
+        k, mods = kernel or (None, None)
+        return qemu.VM(self.initrd(tag, mods), kernel=k, append=APPEND, log=log_path, mem=mem,
                        net_args=qemu.user_net([(GUEST_REPO_IP, 80, port or self.web.port)]),
                        extra=qemu.disk_args(disk))
 

@@ -25,7 +25,7 @@ def hdd(tmp_path_factory):
     kernel, mods = qemu.image_kernel(BUILD)
     p = str(tmp_path_factory.mktemp('fmt') / 'cvmboot.hdd')
     subprocess.run([os.path.join(BUILD, 'cvmboot'), 'mkimage', '--kernel', kernel,
-                    '--initrd', os.path.join(BUILD, 'initramfs.cpio.xz'), '--initrd', mods,
+                    '--initrd', os.path.join(BUILD, 'initramfs.cpio.xz'), *qemu.initrd_args(mods),
                     '--cmdline', 'console=ttyS0 console=tty0 quiet', '--hdd', p,
                     '--hdd-size', '64'], check=True, capture_output=True)
     return p

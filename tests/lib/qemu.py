@@ -11,32 +11,74 @@ import subprocess
 import time
 
 
-def kernel_release(build=None, name='kernel-release'):
-    """The kernel release the build's initrd.img is for (boot/image.mk KVER,
-    written to BUILD/kernel-release: Debian's 6.12 cloud kernel pinned in
-    third_party/pins by default); name='image-kernel-release': the images'
-    (IMAGE_KVER, the generic 6.12)."""
-    build = build or os.environ.get('CVMBOOT_BUILD') or os.path.join(
+def _build(build):
+    return build or os.environ.get('CVMBOOT_BUILD') or os.path.join(
         os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'build')
-    p = os.path.join(build, name)
+
+
+def _kernel_file(build, name):
+    """Pairs (kernel, module archive or None) from BUILD/NAME, which
+    boot/image.mk writes: vm-kernel (boots build/initrd.img), image-kernel
+    (`make image`'s) and debian-kernel (Debian's cloud, then generic pair)."""
+    p = os.path.join(_build(build), name)
     assert os.path.exists(p), 'no %s: run make' % p
     with open(p) as f:
-        return f.read().strip()
+        w = f.read().split()
+    pairs = [(w[i], None if w[i + 1] == '-' else w[i + 1]) for i in range(0, len(w), 2)]
+    for k, m in pairs:
+        assert os.path.exists(k), 'no kernel %s: run make (own kernel) or make deps' % k
+    return pairs
 
 
-def kernel_path(build=None, name='kernel-release'):
-    k = '/boot/vmlinuz-' + kernel_release(build, name)
-    assert os.path.exists(k), 'no %s: run make deps' % k
-    return k
+def vm_kernel(build=None):
+    """The kernel that boots build/initrd.img and its module archive (None for
+    the own kernel, whose drivers are built in; build/initrd.img then holds
+    only the core archive)."""
+    return _kernel_file(build, 'vm-kernel')[0]
 
 
-def image_kernel(build):
-    """The kernel and module archive `make image` uses (boot/image.mk
-    IMAGE_KVER). make check builds the archive."""
-    rel = kernel_release(build, 'image-kernel-release')
-    m = os.path.join(build, 'modules-%s.cpio.xz' % rel)
+def kernel_path(build=None):
+    return vm_kernel(build)[0]
+
+
+def image_kernel(build=None):
+    """The kernel and module archive `make image` uses (None: own kernel)."""
+    k, m = _kernel_file(build, 'image-kernel')[0]
+    assert m is None or os.path.exists(m), 'no %s: run make check' % m
+    return k, m
+
+
+def debian_kernel(build=None, which='vm'):
+    """Debian's pinned kernel and its module archive, which the suite boots
+    once besides the own kernel: which='vm' the cloud flavour (KVER),
+    'image' the generic one (IMAGE_KVER). make check builds the archives."""
+    k, m = _kernel_file(build, 'debian-kernel')[0 if which == 'vm' else 1]
     assert os.path.exists(m), 'no %s: run make check' % m
-    return kernel_path(build, 'image-kernel-release'), m
+    return k, m
+
+
+def initrd_args(mods):
+    """mkimage --initrd arguments for an optional module archive."""
+    return ['--initrd', mods] if mods else []
+
+
+def kernel_release(build=None, kernel=None):
+    """The release (uname -r) of a bzImage, read from its setup header: the
+    version string that header's kernel_version field points at."""
+    kernel = kernel or kernel_path(build)
+    with open(kernel, 'rb') as f:
+        img = f.read(1 << 16)
+    off = int.from_bytes(img[0x20e:0x210], 'little') + 0x200
+    return img[off:img.index(b'\0', off)].decode().split()[0]
+
+
+def kernel_config(kernel):
+    """The .config a kernel was built with: beside the own kernel in its cache
+    directory, /boot/config-<release> for a Debian kernel."""
+    own = os.path.join(os.path.dirname(kernel), 'config')
+    if os.path.basename(kernel) == 'vmlinuz' and os.path.exists(own):
+        return own
+    return '/boot/config-' + kernel_release(kernel=kernel)
 
 
 def module_files(kver, names):

@@ -122,25 +122,38 @@ def test_unreachable_repository(env, tmp_path):
 
 
 @pytest.fixture(scope='module')
-def iso(env, tmp_path_factory):
-    """The image as `make image` builds it: the generic kernel, the core
-    initramfs, its modules and a config archive naming our repository."""
-    kernel, mods = qemu.image_kernel(BUILD)
-    d = tmp_path_factory.mktemp('iso')
+def mkiso(env, d, kernel, mods):
     env.initrd()
-    cfg = env.config_cpio
     path = str(d / 'cvmboot.iso')
     subprocess.run([os.path.join(BUILD, 'cvmboot'), 'mkimage', '--kernel', kernel,
-                    '--initrd', os.path.join(BUILD, 'initramfs.cpio.xz'), '--initrd', mods,
-                    '--initrd', cfg, '--cmdline', 'console=ttyS0 quiet panic=-1',
+                    '--initrd', os.path.join(BUILD, 'initramfs.cpio.xz'), *qemu.initrd_args(mods),
+                    '--initrd', env.config_cpio, '--cmdline', 'console=ttyS0 quiet panic=-1',
                     '--iso', path], check=True, capture_output=True)
     return path
 
 
-@pytest.mark.parametrize('how', ['cdrom', 'disk', 'e1000-ahci'])
-def test_iso_image(env, iso, tmp_path, how):
+@pytest.fixture(scope='module')
+def iso(env, tmp_path_factory):
+    """The image as `make image` builds it: its kernel (the own one by
+    default, drivers built in), the core initramfs, the kernel's module
+    archive if it has one, and a config archive naming our repository."""
+    return mkiso(env, tmp_path_factory.mktemp('iso'), *qemu.image_kernel(BUILD))
+
+
+@pytest.fixture(scope='module')
+def iso_debian(env, tmp_path_factory):
+    """The same image on Debian's generic 6.12 kernel and its module archive
+    (make image KERNEL=debian): the suite boots it once."""
+    return mkiso(env, tmp_path_factory.mktemp('iso-debian'), *qemu.debian_kernel(BUILD, 'image'))
+
+
+@pytest.mark.parametrize('how', ['cdrom', 'disk', 'e1000-ahci', 'debian-kernel'])
+def test_iso_image(env, iso, iso_debian, tmp_path, how):
     """The hybrid ISO (isolinux) boots as a CD and as a hard disk (-M pc), and
-    on QEMU's non-virtio defaults: an e1000 NIC and an AHCI scratch disk."""
+    on QEMU's non-virtio defaults: an e1000 NIC and an AHCI scratch disk; and
+    once with Debian's kernel, whose drivers PID 1 loads from the archive."""
+    if how == 'debian-kernel':
+        iso = iso_debian
     # bootindex: SeaBIOS would otherwise try the blank scratch disk first.
     boot = ['-drive', 'file=%s,if=none,id=boot,format=raw,readonly=on' % iso, '-device',
             'virtio-blk-pci,drive=boot,bootindex=0' if how == 'disk' else
@@ -157,6 +170,11 @@ def test_iso_image(env, iso, tmp_path, how):
     if how == 'e1000-ahci':	# the only NIC and the only disk: their drivers worked
         assert re.search(r'disk: made /dev/sda1 on sda', con), con[-3000:]
         assert re.search(r'net: eth0 10\.0\.2\.15/24', con), con[-3000:]
+    m = re.search(r'drivers: \d+ devices, (\d+) modules loaded, (\d+) failed', con)
+    if how == 'debian-kernel':	# virtio, ext4, fuse, overlay come from the archive
+        assert m and int(m.group(1)) > 0 and m.group(2) == '0', con[-3000:]
+    else:	# built in: nothing to load
+        assert 'no module index' in con or (m and m.group(1) == '0'), con[-3000:]
     print('ISO %s: power-off after %.1f s' % (how, took))
 
 

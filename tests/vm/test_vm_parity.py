@@ -42,7 +42,7 @@ def mkimage(env, out, kind, cmdline=IMAGE_CMDLINE + ' panic=-1 no_timer_check'):
     kernel, mods = qemu.image_kernel(BUILD)
     env.initrd()
     subprocess.run([os.path.join(BUILD, 'cvmboot'), 'mkimage', '--kernel', kernel,
-                    '--initrd', os.path.join(BUILD, 'initramfs.cpio.xz'), '--initrd', mods,
+                    '--initrd', os.path.join(BUILD, 'initramfs.cpio.xz'), *qemu.initrd_args(mods),
                     '--initrd', env.config_cpio, '--cmdline', cmdline, '--' + kind, out],
                    check=True, capture_output=True)
     return out
@@ -275,7 +275,7 @@ def test_kexec_update(env, tmp_path):
     kernel, mods = qemu.image_kernel(BUILD)
     payload = tmp_path / 'payload'
     r = subprocess.run([os.path.join(BUILD, 'cvmboot'), 'mkupdate', '--kernel', kernel,
-                        '--initrd', os.path.join(BUILD, 'initramfs.cpio.xz'), '--initrd', mods,
+                        '--initrd', os.path.join(BUILD, 'initramfs.cpio.xz'), *qemu.initrd_args(mods),
                         '--initrd', env.config_cpio, '--version', version + '.1',
                         '-o', str(payload)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
@@ -285,7 +285,7 @@ def test_kexec_update(env, tmp_path):
     assert 'kexec: boot loader %s -> %s.1: unmounting the scratch disk' % (version, version) \
         in con2, con2[-3000:]
     after = con2.split('kexec: boot loader', 1)[1]
-    assert 'Linux version %s ' % os.path.basename(kernel)[len('vmlinuz-'):] in after, after[:3000]
+    assert 'Linux version %s ' % qemu.kernel_release(kernel=kernel) in after, after[:3000]
     assert 'cvmboot: banner: cvmboot %s' % version in after, after[-3000:]
     assert 'booted from payload %s.1, which runs boot loader %s: not applied again' % (
         version, version) in after, after[-3000:]

@@ -102,8 +102,8 @@ poweroff -f
 '''
 
 
-def kernel_has_passthrough(release):
-    cfg = '/boot/config-' + release
+def kernel_has_passthrough(kernel):
+    cfg = qemu.kernel_config(kernel)
     return os.path.exists(cfg) and 'CONFIG_FUSE_PASSTHROUGH=y' in open(cfg).read()
 
 
@@ -141,7 +141,7 @@ def stats(con):
 
 def test_passthrough_under_the_overlay_root(env, tmp_path):
     release = qemu.kernel_release(BUILD)
-    offered = kernel_has_passthrough(release)
+    offered = kernel_has_passthrough(qemu.kernel_path(BUILD))
     disk = str(tmp_path / 'scratch.img')
     with open(disk, 'wb') as f:
         f.truncate(1 << 30)
