@@ -130,7 +130,7 @@ static int verify_online(struct cvmfs_client *c, struct cvmfs_manifest *m, unsig
 
 	cvmfs_cert_init(&crt);
 	*mbuf = NULL;
-	if ((rc = cvmfs_fetch_mem(&c->fetch, ".cvmfswhitelist", CVMFS_WL_MAX, &wl, &wlen)) < 0) {
+	if ((rc = cvmfs_fetch_mem(&c->fetcher, ".cvmfswhitelist", CVMFS_WL_MAX, &wl, &wlen)) < 0) {
 		WHY("cannot download .cvmfswhitelist: %s", fetch_why(rc));
 		goto out;
 	}
@@ -146,7 +146,7 @@ static int verify_online(struct cvmfs_client *c, struct cvmfs_manifest *m, unsig
 	if (c->cfg.flags & CVMFS_CLIENT_ACCEPT_EXPIRED && w.expires <= time(NULL))
 		cvmfs_log(c, "WARNING: accepting the EXPIRED whitelist of %s (test override)",
 			  c->cfg.fqrn);
-	if ((rc = cvmfs_fetch_mem(&c->fetch, ".cvmfspublished", CVMFS_MANIFEST_MAX, mbuf, &mlen)) < 0) {
+	if ((rc = cvmfs_fetch_mem(&c->fetcher, ".cvmfspublished", CVMFS_MANIFEST_MAX, mbuf, &mlen)) < 0) {
 		WHY("cannot download .cvmfspublished: %s", fetch_why(rc));
 		goto out;
 	}
@@ -485,6 +485,7 @@ int cvmfs_client_open(const struct cvmfs_client_cfg *cfg, struct cvmfs_client **
 		    "proxies: 'a|b;c|DIRECT')");
 		goto out;
 	}
+	c->fetcher = (struct cvmfs_fetcher){ cvmfs_fetch_get, &c->fetch };
 	if (cfg->timeout_ms)
 		c->fetch.timeout_ms = cfg->timeout_ms;
 	if (cfg->timeout_direct_ms)

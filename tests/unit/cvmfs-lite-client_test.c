@@ -20,23 +20,7 @@
 #include "sqlite3.h"
 
 #include "cvmfs-lite/internal.h"
-
-static char tmpdir[64];
-
-static int mk_tmp(void **state)
-{
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/cvmfs-lite-test.XXXXXX");
-	assert_non_null(mkdtemp(tmpdir));
-	return 0;
-}
-
-static int rm_tmp(void **state)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
+#include "tests/unit/tmpdir.h"
 
 /* ---- variant symlinks (spec §4.5) ---- */
 static void symlink_expansion(void **state)
@@ -488,5 +472,5 @@ int main(void)
 		cmocka_unit_test(fuse_protocol),
 	};
 
-	return cmocka_run_group_tests(tests, mk_tmp, rm_tmp);
+	return cmocka_run_group_tests(tests, tmp_setup, tmp_teardown);
 }

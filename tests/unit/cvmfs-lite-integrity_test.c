@@ -22,23 +22,7 @@
 #include "sqlite3.h"
 
 #include "cvmfs-lite/internal.h"
-
-static char tmpdir[64];
-
-static int mk_tmp(void **state)
-{
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/cvmfs-integrity-test.XXXXXX");
-	assert_non_null(mkdtemp(tmpdir));
-	return 0;
-}
-
-static int rm_tmp(void **state)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
+#include "tests/unit/tmpdir.h"
 
 static int open_dir(const char *sub)
 {
@@ -105,8 +89,7 @@ static struct cvmfs_client *client_new(const char *sub, struct fake *f)
 	c->log_fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	assert_true(c->log_fd >= 0);
 	assert_int_equal(cvmfs_cache_init(&c->cache, open_dir(sub), 0), 0);
-	c->fetch_fn = fake_fetch;
-	c->fetch_arg = f;
+	c->fetcher = (struct cvmfs_fetcher){ fake_fetch, f };
 	c->next_offset = CVMFS_INO_FIRST_OFFSET;
 	return c;
 }
@@ -552,5 +535,5 @@ int main(void)
 		cmocka_unit_test(bad_catalog_rows_skipped),
 	};
 
-	return cmocka_run_group_tests(tests, mk_tmp, rm_tmp);
+	return cmocka_run_group_tests(tests, tmp_setup, tmp_teardown);
 }
