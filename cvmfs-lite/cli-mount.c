@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "cvmfs-lite/cli.h"
-#include "cvmfs-lite/client.h"
+#include "cvmfs-lite/cvmfs-lite.h"
 #include "cvmfs-lite/fuse.h"
 #include "tls/tls.h"
 

@@ -18,7 +18,7 @@
 
 #define WHY(...) snprintf(why, whylen, __VA_ARGS__)
 
-/* see client.h */
+/* see cvmfs-lite.h */
 int cvmfs_read_text(const char *path, size_t max, char **out)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
@@ -425,7 +425,7 @@ static int choose_root(struct cvmfs_client *c, struct cvmfs_hash *root, struct c
 	return rc;
 }
 
-/* see client.h. A linear sequence of steps, each with its own message. */
+/* see cvmfs-lite.h. A linear sequence of steps, each with its own message. */
 int cvmfs_client_open(const struct cvmfs_client_cfg *cfg, struct cvmfs_client **out,
 		      struct cvmfs_client_info *info, char *why, size_t whylen)
 {
@@ -531,7 +531,7 @@ out:
 	return rc;
 }
 
-/* see client.h */
+/* see cvmfs-lite.h */
 int cvmfs_client_mount(struct cvmfs_client *c, const char *mountpoint)
 {
 	struct cvmfs_fuse_cfg fc = {
@@ -553,7 +553,7 @@ int cvmfs_client_mount(struct cvmfs_client *c, const char *mountpoint)
 	return 0;
 }
 
-/* see client.h */
+/* see cvmfs-lite.h */
 int cvmfs_client_serve(struct cvmfs_client *c)
 {
 	int rc;
@@ -590,7 +590,7 @@ int cvmfs_client_serve(struct cvmfs_client *c)
 	return rc;
 }
 
-/* see client.h */
+/* see cvmfs-lite.h */
 void cvmfs_client_close(struct cvmfs_client *c)
 {
 	struct cvmfs_catalog *cat, *next;
@@ -647,7 +647,7 @@ static void report(int fd, const char *fmt, ...)
 	close(fd);
 }
 
-/* see client.h */
+/* see cvmfs-lite.h */
 int cvmfs_client_run(const struct cvmfs_client_cfg *cfg, const char *mountpoint, int ready_fd)
 {
 	struct cvmfs_client *c = NULL;

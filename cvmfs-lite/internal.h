@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include "cvmfs-lite/client.h"
+#include "cvmfs-lite/cvmfs-lite.h"
 #include "cvmfs-lite/format.h"
 #include "cvmfs-lite/fuse.h"
 #include "net/http.h"
