@@ -2,8 +2,10 @@
 cvmfs-lite_SRCS :=
 cvmfs-lite_HOST_SRCS :=
 cvmfs-lite_DEPS := tls net
-# format: the repository format shared with the publisher (cvmfs-pub/).
-cvmfs-lite_SRCS += cvmfs-lite/hash.c cvmfs-lite/keccak.c cvmfs-lite/manifest.c cvmfs-lite/xattr.c
+# format: the repository format shared with the publisher (cvmfs-pub/),
+# catalog-props.c included (SQLite: the properties table of a catalog).
+cvmfs-lite_SRCS += cvmfs-lite/hash.c cvmfs-lite/keccak.c cvmfs-lite/manifest.c cvmfs-lite/xattr.c \
+	cvmfs-lite/catalog-props.c
 # cli: FUSE server and the repository client (both programs), `cvmboot mount` (host).
 cvmfs-lite_SRCS += cvmfs-lite/fuse.c cvmfs-lite/cache.c cvmfs-lite/fetch.c cvmfs-lite/catalog.c \
 	cvmfs-lite/log.c cvmfs-lite/verify.c cvmfs-lite/objects.c cvmfs-lite/catalog-load.c \

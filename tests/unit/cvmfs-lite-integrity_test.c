@@ -3,7 +3,8 @@
  * without network or mount (issue 13): verify-before-commit of objects with
  * a replaceable fetch function (hash, bounded inflate, exact size, raw and
  * compressed names apart), cache files that are symlinks, fifos or of the
- * wrong size, and catalog rows that cannot be directory entries. */
+ * wrong size, catalog rows that cannot be directory entries, and catalogs of
+ * a schema the client does not read. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -525,6 +526,52 @@ static void bad_catalog_rows_skipped(void **state)
 	client_free(c);
 }
 
+/* The properties table decides whether the client reads a catalog at all. */
+static int props_of(const char *sql, struct cvmfs_catalog_props *p)
+{
+	sqlite3 *db;
+	int rc;
+
+	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+	exec_sql(db, sql);
+	rc = cvmfs_catalog_props_read(db, p);
+	sqlite3_close(db);
+	return rc;
+}
+
+static void catalog_schema_checked(void **state)
+{
+	struct cvmfs_catalog_props p;
+
+	assert_int_equal(props_of("CREATE TABLE properties (key TEXT, value TEXT);"
+				  "INSERT INTO properties VALUES ('schema', '2.5');"
+				  "INSERT INTO properties VALUES ('schema_revision', '7');"
+				  "INSERT INTO properties VALUES ('revision', '42');"
+				  "INSERT INTO properties VALUES ('TTL', '60');", &p), 0);
+	assert_int_equal(p.schema_revision, 7);
+	assert_int_equal(p.revision, 42);
+	assert_int_equal(p.ttl, 60);
+	/* revision 2 is the oldest read; TTL absent: the default */
+	assert_int_equal(props_of("CREATE TABLE properties (key TEXT, value TEXT);"
+				  "INSERT INTO properties VALUES ('schema', '2.5');"
+				  "INSERT INTO properties VALUES ('schema_revision', '2');", &p), 0);
+	assert_int_equal(p.ttl, CVMFS_DEFAULT_TTL);
+	assert_int_equal(p.revision, 0);
+	/* another schema, a revision out of range, none, no table at all */
+	assert_int_equal(props_of("CREATE TABLE properties (key TEXT, value TEXT);"
+				  "INSERT INTO properties VALUES ('schema', '2.4');"
+				  "INSERT INTO properties VALUES ('schema_revision', '7');", &p),
+			 -EPROTONOSUPPORT);
+	assert_int_equal(props_of("CREATE TABLE properties (key TEXT, value TEXT);"
+				  "INSERT INTO properties VALUES ('schema', '2.5');"
+				  "INSERT INTO properties VALUES ('schema_revision', '8');", &p),
+			 -EPROTONOSUPPORT);
+	assert_int_equal(props_of("CREATE TABLE properties (key TEXT, value TEXT);"
+				  "INSERT INTO properties VALUES ('schema', '2.5');", &p),
+			 -EPROTONOSUPPORT);
+	assert_int_equal(props_of("CREATE TABLE catalog (x);", &p), -EPROTONOSUPPORT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -533,6 +580,7 @@ int main(void)
 		cmocka_unit_test(raw_and_compressed_apart),
 		cmocka_unit_test(cache_open_refuses),
 		cmocka_unit_test(bad_catalog_rows_skipped),
+		cmocka_unit_test(catalog_schema_checked),
 	};
 
 	return cmocka_run_group_tests(tests, tmp_setup, tmp_teardown);
