@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Build knobs (make image REPO_URL=... passes -D...): the lead copies them into
  * struct boot_cfg_defaults with BOOT_CFG_DEFAULTS_INIT. */
@@ -170,6 +171,10 @@ void boot_cfg_say(boot_cfg_log_fn log, void *arg, const char *fmt, ...)
 int boot_cfg_flag_parse(const char *s, int *out);
 
 /* Small-file helpers (the scratch disk's aux/ and context/ files). */
+/* The one read loop of boot/: reads fd into buf until len bytes or end of
+ * file (EINTR retried). Returns the bytes read (< len only at end of file)
+ * or -errno. */
+ssize_t boot_read_full(int fd, void *buf, size_t len);
 /* Reads DIRFD/NAME (not following a final symlink) into buf, at most cap
  * bytes. Returns the length, -ENOENT, -EFBIG if it has more than cap bytes,
  * or -errno. */

@@ -40,24 +40,6 @@ static int open_cernvm(int dirfd, const char *name, struct stat *st)
 	return fd;
 }
 
-static ssize_t read_all(int fd, char *buf, size_t len)
-{
-	size_t n = 0;
-
-	while (n < len) {
-		ssize_t r = read(fd, buf + n, len - n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	return (ssize_t)n;
-}
-
 /* Copies fd (size bytes) to OUTDIRFD/NAME, replacing it (NAME.tmp, rename). */
 static int copy_to(int fd, uint64_t size, int outdirfd, const char *name)
 {
@@ -70,7 +52,7 @@ static int copy_to(int fd, uint64_t size, int outdirfd, const char *name)
 	if (out < 0)
 		return -errno;
 	while (done < size && rc == 0) {
-		ssize_t r = read_all(fd, buf, sizeof(buf));
+		ssize_t r = boot_read_full(fd, buf, sizeof(buf));
 
 		if (r <= 0) {
 			rc = r < 0 ? (int)r : -EPIPE;
@@ -109,7 +91,7 @@ int boot_extra_collect(int dirfd, const char *dev, int outdirfd, struct boot_ext
 			close(fd);
 		} else {
 			start = x->udlen;
-			n = read_all(fd, x->ud + start, (size_t)st.st_size);
+			n = boot_read_full(fd, x->ud + start, (size_t)st.st_size);
 			close(fd);
 			if (n < 0)
 				return (int)n;
@@ -347,7 +329,7 @@ int boot_stage_extra(struct boot_ctx *ctx)
 	}
 	if ((uint64_t)st.st_size > BOOT_EXTRA_PICKUP_MAX) {
 		rc = -EFBIG;
-	} else if ((n = read_all(fd, m, (size_t)st.st_size)) < 0) {
+	} else if ((n = boot_read_full(fd, m, (size_t)st.st_size)) < 0) {
 		rc = (int)n;
 	} else {
 		rc = boot_tar_extract(rootfd, m, (size_t)n, (char *)m + BOOT_EXTRA_PICKUP_MAX,

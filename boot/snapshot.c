@@ -11,36 +11,38 @@
 #include "boot/config.h"
 
 /* see config.h */
+ssize_t boot_read_full(int fd, void *buf, size_t len)
+{
+	size_t n = 0;
+
+	while (n < len) {
+		ssize_t r = read(fd, (char *)buf + n, len - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	return (ssize_t)n;
+}
+
+/* see config.h */
 long boot_file_read(int dirfd, const char *name, void *buf, size_t cap)
 {
 	char extra;
-	size_t n = 0;
-	ssize_t r;
-	long rc;
+	ssize_t n, more;
 	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
 	if (fd < 0)
 		return -errno;
-	for (;;) {
-		r = n < cap ? read(fd, (char *)buf + n, cap - n) : read(fd, &extra, 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			rc = -errno;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		if (n == cap) {
-			rc = -EFBIG;
-			goto out;
-		}
-		n += (size_t)r;
-	}
-	rc = (long)n;
-out:
+	n = boot_read_full(fd, buf, cap);
+	if (n == (ssize_t)cap && (more = boot_read_full(fd, &extra, 1)) != 0)
+		n = more < 0 ? more : -EFBIG;
 	close(fd);
-	return rc;
+	return (long)n;
 }
 
 /* see config.h */

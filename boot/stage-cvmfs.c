@@ -20,7 +20,7 @@
 
 #include "aufs-setup/aufs-setup.h"
 #include "boot/boot.h"
-#include "cvmfs-lite/client.h"
+#include "cvmfs-lite/cvmfs-lite.h"
 
 #define CVMFS_MOUNT_MS 60000	/* verify + root catalog, incl. failover */
 #define CVMFS_STOP_MS 5000

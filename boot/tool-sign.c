@@ -191,22 +191,17 @@ out:
 	return rc;
 }
 
+/* path into buf; -EFBIG unless it is shorter than cap. */
 static long slurp(const char *path, void *buf, size_t cap)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-	size_t got = 0;
+	ssize_t got;
 
 	if (fd < 0)
 		return -errno;
-	while (got < cap && (n = read(fd, (char *)buf + got, cap - got)) > 0)
-		got += (size_t)n;
-	if (got == cap) {
-		close(fd);
-		return -EFBIG;
-	}
+	got = boot_read_full(fd, buf, cap);
 	close(fd);
-	return (long)got;
+	return got == (ssize_t)cap ? -EFBIG : (long)got;
 }
 
 /* see tool.h */

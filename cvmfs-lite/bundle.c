@@ -213,7 +213,7 @@ static int one_bundle(struct cvmfs_client *c, const struct index *x, const struc
 		return -EINVAL;
 	if (!(s.buf = malloc(maxlen ? maxlen : 1)))
 		return -ENOMEM;
-	rc = cvmfs_fetch_run(&c->fetch, rel, &sink);
+	rc = c->fetcher.get(c->fetcher.arg, rel, &sink);
 	free(s.buf);
 	*nput += s.nput;
 	*nbad += s.nbad;

@@ -72,19 +72,31 @@ static int parse_name(const char *s, size_t n, struct cvmfs_hash *h, bool *raw)
 	return cvmfs_hash_parse(s, *raw ? n - el : n, h);
 }
 
-static int clean_txn(int txnfd)
+/* A directory stream of name under dirfd, never through a symlink. NULL
+ * with errno set. */
+static DIR *dir_open(int dirfd, const char *name)
 {
-	int fd = openat(txnfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	DIR *d;
-	struct dirent *de;
 
 	if (fd < 0)
-		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
+		return NULL;
+	if (!(d = fdopendir(fd))) {
+		int e = errno;
+
 		close(fd);
-		return -errno;
+		errno = e;
 	}
+	return d;
+}
+
+static int clean_txn(int txnfd)
+{
+	DIR *d = dir_open(txnfd, ".");
+	struct dirent *de;
+
+	if (!d)
+		return -errno;
 	while ((de = readdir(d)))
 		if (de->d_name[0] != '.')
 			unlinkat(txnfd, de->d_name, 0);
@@ -94,17 +106,11 @@ static int clean_txn(int txnfd)
 
 static void scan_dir(struct cvmfs_cache *k, const char *prefix)
 {
-	int fd = openat(k->dirfd, prefix, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-	DIR *d;
+	DIR *d = dir_open(k->dirfd, prefix);
 	struct dirent *de;
 
-	if (fd < 0)
+	if (!d)
 		return;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return;
-	}
 	while ((de = readdir(d))) {
 		char hex[OBJNAME_MAX];
 		struct cvmfs_hash h;
@@ -158,17 +164,11 @@ static bool is_sub(const char *name)
  * pay for 256 mkdirs, a later one reads only the directories in use. */
 static int scan_root(struct cvmfs_cache *k)
 {
-	int fd = openat(k->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d;
+	DIR *d = dir_open(k->dirfd, ".");
 	struct dirent *de;
 
-	if (fd < 0)
+	if (!d)
 		return -errno;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
 	while ((de = readdir(d))) {
 		struct stat st;
 		bool dir = de->d_type == DT_DIR;

@@ -211,24 +211,6 @@ int cvmfs_sqlite_open_fd(int fd, sqlite3 **db)
 }
 
 /* ---- file catalogs ---- */
-static int prop(sqlite3 *db, const char *key, char *buf, size_t len)
-{
-	sqlite3_stmt *st;
-	int rc = -ENOENT;
-
-	if (sqlite3_prepare_v2(db, "SELECT value FROM properties WHERE key = ?", -1, &st, NULL))
-		return -EBADMSG;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		const unsigned char *v = sqlite3_column_text(st, 0);
-
-		snprintf(buf, len, "%s", v ? (const char *)v : "");
-		rc = 0;
-	}
-	sqlite3_finalize(st);
-	return rc;
-}
-
 #define COLS_R7 "rowid, hash, size, mode, mtime, flags, name, symlink, uid, gid, hardlinks, xattr, mtimens"
 #define COLS_R2 "rowid, hash, size, mode, mtime, flags, name, symlink, uid, gid, hardlinks, xattr, 0"
 
@@ -237,9 +219,9 @@ struct cvmfs_catalog *cvmfs_catalog_open(int fd, const char *path, const struct 
 					 uint64_t ino_offset, int *err)
 {
 	struct cvmfs_catalog *cat = calloc(1, sizeof(*cat));
-	char v[64], q[256];
+	struct cvmfs_catalog_props props;
+	char q[256];
 	const char *cols;
-	double schema;
 	sqlite3_stmt *st;
 
 	*err = -ENOMEM;
@@ -249,18 +231,11 @@ struct cvmfs_catalog *cvmfs_catalog_open(int fd, const char *path, const struct 
 	cat->hash = *h;
 	if ((*err = cvmfs_sqlite_open_fd(fd, &cat->db)) < 0)
 		goto bad;
-	*err = -EPROTONOSUPPORT;
-	if (prop(cat->db, "schema", v, sizeof(v)) < 0)
-		goto bad;	/* legacy 1.x catalogs (no schema property) */
-	schema = strtod(v, NULL);
-	if (schema < 2.5 - CVMFS_CATALOG_SCHEMA_EPS || schema > 2.5 + CVMFS_CATALOG_SCHEMA_EPS)
-		goto bad;
-	cat->revision = prop(cat->db, "schema_revision", v, sizeof(v)) == 0 ? atoi(v) : 0;
-	if (cat->revision < 2 || cat->revision > 7)
-		goto bad;
-	if (prop(cat->db, "revision", v, sizeof(v)) == 0)
-		cat->repo_revision = strtoull(v, NULL, 10);
-	cat->ttl = prop(cat->db, "TTL", v, sizeof(v)) == 0 ? strtoull(v, NULL, 10) : CVMFS_DEFAULT_TTL;
+	if ((*err = cvmfs_catalog_props_read(cat->db, &props)) < 0)
+		goto bad;	/* legacy 1.x catalogs, other schemas and revisions */
+	cat->revision = props.schema_revision;
+	cat->repo_revision = props.revision;
+	cat->ttl = props.ttl;
 	*err = -EBADMSG;
 	cols = cat->revision >= 7 ? COLS_R7 : COLS_R2;
 	snprintf(q, sizeof(q), "SELECT %s FROM catalog WHERE md5path_1 = ? AND md5path_2 = ?", cols);

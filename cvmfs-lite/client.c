@@ -18,7 +18,7 @@
 
 #define WHY(...) snprintf(why, whylen, __VA_ARGS__)
 
-/* see client.h */
+/* see cvmfs-lite.h */
 int cvmfs_read_text(const char *path, size_t max, char **out)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
@@ -130,7 +130,7 @@ static int verify_online(struct cvmfs_client *c, struct cvmfs_manifest *m, unsig
 
 	cvmfs_cert_init(&crt);
 	*mbuf = NULL;
-	if ((rc = cvmfs_fetch_mem(&c->fetch, ".cvmfswhitelist", CVMFS_WL_MAX, &wl, &wlen)) < 0) {
+	if ((rc = cvmfs_fetch_mem(&c->fetcher, ".cvmfswhitelist", CVMFS_WL_MAX, &wl, &wlen)) < 0) {
 		WHY("cannot download .cvmfswhitelist: %s", fetch_why(rc));
 		goto out;
 	}
@@ -146,7 +146,7 @@ static int verify_online(struct cvmfs_client *c, struct cvmfs_manifest *m, unsig
 	if (c->cfg.flags & CVMFS_CLIENT_ACCEPT_EXPIRED && w.expires <= time(NULL))
 		cvmfs_log(c, "WARNING: accepting the EXPIRED whitelist of %s (test override)",
 			  c->cfg.fqrn);
-	if ((rc = cvmfs_fetch_mem(&c->fetch, ".cvmfspublished", CVMFS_MANIFEST_MAX, mbuf, &mlen)) < 0) {
+	if ((rc = cvmfs_fetch_mem(&c->fetcher, ".cvmfspublished", CVMFS_MANIFEST_MAX, mbuf, &mlen)) < 0) {
 		WHY("cannot download .cvmfspublished: %s", fetch_why(rc));
 		goto out;
 	}
@@ -425,7 +425,7 @@ static int choose_root(struct cvmfs_client *c, struct cvmfs_hash *root, struct c
 	return rc;
 }
 
-/* see client.h. A linear sequence of steps, each with its own message. */
+/* see cvmfs-lite.h. A linear sequence of steps, each with its own message. */
 int cvmfs_client_open(const struct cvmfs_client_cfg *cfg, struct cvmfs_client **out,
 		      struct cvmfs_client_info *info, char *why, size_t whylen)
 {
@@ -485,6 +485,7 @@ int cvmfs_client_open(const struct cvmfs_client_cfg *cfg, struct cvmfs_client **
 		    "proxies: 'a|b;c|DIRECT')");
 		goto out;
 	}
+	c->fetcher = (struct cvmfs_fetcher){ cvmfs_fetch_get, &c->fetch };
 	if (cfg->timeout_ms)
 		c->fetch.timeout_ms = cfg->timeout_ms;
 	if (cfg->timeout_direct_ms)
@@ -530,7 +531,7 @@ out:
 	return rc;
 }
 
-/* see client.h */
+/* see cvmfs-lite.h */
 int cvmfs_client_mount(struct cvmfs_client *c, const char *mountpoint)
 {
 	struct cvmfs_fuse_cfg fc = {
@@ -552,7 +553,7 @@ int cvmfs_client_mount(struct cvmfs_client *c, const char *mountpoint)
 	return 0;
 }
 
-/* see client.h */
+/* see cvmfs-lite.h */
 int cvmfs_client_serve(struct cvmfs_client *c)
 {
 	int rc;
@@ -589,7 +590,7 @@ int cvmfs_client_serve(struct cvmfs_client *c)
 	return rc;
 }
 
-/* see client.h */
+/* see cvmfs-lite.h */
 void cvmfs_client_close(struct cvmfs_client *c)
 {
 	struct cvmfs_catalog *cat, *next;
@@ -646,7 +647,7 @@ static void report(int fd, const char *fmt, ...)
 	close(fd);
 }
 
-/* see client.h */
+/* see cvmfs-lite.h */
 int cvmfs_client_run(const struct cvmfs_client_cfg *cfg, const char *mountpoint, int ready_fd)
 {
 	struct cvmfs_client *c = NULL;

@@ -388,8 +388,14 @@ static int mem_finish(void *arg)
 }
 
 /* see internal.h */
-int cvmfs_fetch_mem(struct cvmfs_fetch *f, const char *rel, size_t max, unsigned char **out,
-		    size_t *len)
+int cvmfs_fetch_get(void *arg, const char *rel, const struct cvmfs_sink *s)
+{
+	return cvmfs_fetch_run(arg, rel, s);
+}
+
+/* see internal.h */
+int cvmfs_fetch_mem(const struct cvmfs_fetcher *fx, const char *rel, size_t max,
+		    unsigned char **out, size_t *len)
 {
 	struct memsink m = { .buf = malloc(max + 1), .max = max };
 	struct cvmfs_sink s = { mem_reset, mem_data, mem_finish, &m, max };
@@ -397,7 +403,7 @@ int cvmfs_fetch_mem(struct cvmfs_fetch *f, const char *rel, size_t max, unsigned
 
 	if (!m.buf)
 		return -ENOMEM;
-	rc = cvmfs_fetch_run(f, rel, &s);
+	rc = fx->get(fx->arg, rel, &s);
 	if (rc < 0) {
 		free(m.buf);
 		return rc;

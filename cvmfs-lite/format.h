@@ -317,6 +317,21 @@ int cvmfs_xattr_find(const unsigned char *blob, size_t len, const char *key,
 #define CVMFS_HISTORY_SCHEMA_STR	"1.0"
 #define CVMFS_HISTORY_SCHEMA_REVISION	3
 
+/* What a file catalog's properties table says. */
+struct cvmfs_catalog_props {
+	double schema;			/* 0 when absent (a 1.x catalog) */
+	int schema_revision;		/* 0 when absent */
+	uint64_t revision;		/* the repository revision, 0 when absent */
+	uint64_t ttl;			/* CVMFS_DEFAULT_TTL when absent */
+};
+
+struct sqlite3;
+/* Reads them (catalog-props.c, the one reader of these keys). Returns 0 for
+ * schema 2.5, revision 2..CVMFS_CATALOG_SCHEMA_REVISION (what the client
+ * reads), -EPROTONOSUPPORT for anything else, a database without a
+ * properties table included (*p is filled as far as present). */
+int cvmfs_catalog_props_read(struct sqlite3 *db, struct cvmfs_catalog_props *p);
+
 enum {
 	CVMFS_FLAG_DIR = 1,
 	CVMFS_FLAG_NESTED_MOUNTPOINT = 2,	/* row in the parent catalog */

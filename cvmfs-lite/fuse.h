@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* cvmfs-lite/fuse.h: read-only FUSE server speaking the kernel protocol on
  * /dev/fuse directly (no libfuse), with several worker threads so that a slow
- * request (a download) never blocks the others. */
+ * request (a download) never blocks the others. Internal to cvmfs-lite (and
+ * its unit tests and fuzz targets), like internal.h, which includes it. */
 #ifndef CVMFS_LITE_FUSE_H
 #define CVMFS_LITE_FUSE_H
 

@@ -12,10 +12,12 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include "cvmfs-lite/client.h"
+#include "cvmfs-lite/cvmfs-lite.h"
 #include "cvmfs-lite/format.h"
 #include "cvmfs-lite/fuse.h"
 #include "net/http.h"
+
+#include <zlib.h>
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -157,6 +159,17 @@ struct cvmfs_sink {
 	uint64_t size_hint;
 };
 
+/* The fetch interface: every download of the client (objects, bundles, the
+ * manifest and whitelist) goes through one of these. get has the contract
+ * of cvmfs_fetch_run (sink reset before every attempt, the sink's verdict
+ * at finish decides whether the next source is tried; 0, -ENOENT, -EIO,
+ * -ENETUNREACH). The client's own is cvmfs_fetch_get over its
+ * struct cvmfs_fetch; unit tests put a fake server here. */
+struct cvmfs_fetcher {
+	int (*get)(void *arg, const char *rel, const struct cvmfs_sink *s);
+	void *arg;
+};
+
 /* Parses hosts (';'-separated, @fqrn@ and @org@ replaced) and proxies
  * (groups ';', members '|', "DIRECT"). Returns 0 or -EINVAL. */
 int cvmfs_fetch_init(struct cvmfs_fetch *f, const char *hosts, const char *proxies,
@@ -168,11 +181,47 @@ void cvmfs_fetch_fini(struct cvmfs_fetch *f);
  * reached, or only proxies answered about their own errors). Only the
  * last lets a client fall back to its cached snapshot (offline). */
 int cvmfs_fetch_run(struct cvmfs_fetch *f, const char *rel, const struct cvmfs_sink *s);
+/* cvmfs_fetch_run as a fetcher's get (arg: the struct cvmfs_fetch). */
+int cvmfs_fetch_get(void *arg, const char *rel, const struct cvmfs_sink *s);
 /* Fetches a small file (manifest, whitelist) into a malloc'd buffer. */
-int cvmfs_fetch_mem(struct cvmfs_fetch *f, const char *rel, size_t max, unsigned char **out,
-		    size_t *len);
+int cvmfs_fetch_mem(const struct cvmfs_fetcher *fx, const char *rel, size_t max,
+		    unsigned char **out, size_t *len);
 /* Current host / proxy text for the magic xattrs. */
 void cvmfs_fetch_current(struct cvmfs_fetch *f, char *host, size_t hl, char *proxy, size_t pl);
+
+/* ---- verify before commit (verify.c) ---- */
+/* A verifying sink: hashes the transferred bytes, inflates them (when
+ * compressed) while they arrive, never past max, and writes the result to
+ * fd (a txn file) or, with fd < 0, to a buffer of max + 1 bytes. Its finish
+ * accepts a copy only if the transferred bytes hash to want (-EBADMSG) and,
+ * unless size is CVMFS_SIZE_UNKNOWN, it inflated to exactly size bytes
+ * (-ERANGE, logged); data refuses a stream that grows past the bound
+ * (-EFBIG) or is not zlib (-EBADMSG). */
+struct cvmfs_verify {
+	struct cvmfs_client *c;		/* for the log */
+	int fd;				/* output: a txn file, or -1 and */
+	unsigned char *mem;		/* a buffer of max + 1 bytes */
+	const struct cvmfs_hash *want;
+	bool compressed;
+	uint64_t size;			/* exact output size, or CVMFS_SIZE_UNKNOWN */
+	uint64_t max;			/* output bound */
+	uint64_t in, outtotal;		/* transferred / produced so far */
+	uint64_t flushed;		/* written out of the buffer */
+	struct cvmfs_hash_ctx hc;
+	z_stream z;
+	bool zinit, zend;
+	unsigned char *out;
+	size_t outlen;
+};
+
+/* Sets v up (max bounds the output when size is CVMFS_SIZE_UNKNOWN) and
+ * fills *sink with it. 0 or -ENOMEM; cvmfs_verify_fini either way. */
+int cvmfs_verify_init(struct cvmfs_verify *v, struct cvmfs_client *c, const struct cvmfs_hash *want,
+		      bool compressed, uint64_t size, uint64_t max, int fd, struct cvmfs_sink *sink);
+/* The verified bytes of a memory sink (after a fetch returned 0): malloc'd,
+ * NUL-terminated, *len bytes; v no longer owns them. */
+unsigned char *cvmfs_verify_take(struct cvmfs_verify *v, size_t *len);
+void cvmfs_verify_fini(struct cvmfs_verify *v);
 
 /* ---- catalogs (catalog.c) ---- */
 struct cvmfs_catalog {
@@ -247,7 +296,7 @@ int cvmfs_history_find(struct sqlite3 *db, const char *tag, int64_t date, struct
 		       char *name, size_t nlen);
 
 
-/* ---- the client (client.c, objects.c, ops.c) ---- */
+/* ---- the client (client.c, objects.c, catalog-load.c, resolve.c, ops.c) ---- */
 struct cvmfs_node {
 	struct cvmfs_node *next;
 	uint64_t ino;
@@ -292,10 +341,9 @@ struct cvmfs_client {
 	pthread_mutex_t fly_lock;
 	pthread_cond_t fly_cond;
 	struct cvmfs_inflight *fly;
-	/* Every object download goes through this (unit tests put their own
-	 * server here); NULL = cvmfs_fetch_run(&fetch, ...). */
-	int (*fetch_fn)(void *arg, const char *rel, const struct cvmfs_sink *s);
-	void *fetch_arg;
+	/* Every download goes through this: { cvmfs_fetch_get, &fetch } once
+	 * cvmfs_client_open set the fetch up; unit tests put their own server. */
+	struct cvmfs_fetcher fetcher;
 	/* mount */
 	struct cvmfs_fuse fuse;
 	bool mounted;
@@ -336,16 +384,21 @@ int cvmfs_object_mem(struct cvmfs_client *c, const struct cvmfs_hash *h, char su
 int cvmfs_object_put(struct cvmfs_client *c, const struct cvmfs_hash *h, bool compressed,
 		     const void *buf, size_t len);
 /* The catalog mounted at exactly path (a nested mountpoint listed in
- * parent), loading it on first use. */
+ * parent), loading it on first use (catalog-load.c). */
 int cvmfs_nested_get(struct cvmfs_client *c, struct cvmfs_catalog *parent, const char *path,
 		     struct cvmfs_catalog **out);
 /* Loads a catalog object into a new catalog registered with c. max: its
  * size bound (manifest B for the root catalog, the parent's nested_catalogs
- * size for a nested one), 0 = CVMFS_CATALOG_MAX. */
+ * size for a nested one), 0 = CVMFS_CATALOG_MAX (catalog-load.c). */
 int cvmfs_catalog_load(struct cvmfs_client *c, const struct cvmfs_hash *h, const char *path,
 		       struct cvmfs_catalog *parent, uint64_t max, struct cvmfs_catalog **out);
+/* Row of path in *cat; at a nested catalog's mountpoint the child's root
+ * row, with *cat the child (loaded on first use). 0, -ENOENT, -errno
+ * (resolve.c; FUSE lookups and cvmfs_resolve). */
+int cvmfs_resolve_entry(struct cvmfs_client *c, struct cvmfs_catalog **cat, const char *path,
+			struct cvmfs_dirent *d);
 /* Resolves a repository path without the kernel (following symlinks when
- * follow), for pinning and prefetch. Fills *d and *cat. */
+ * follow), for pinning and prefetch. Fills *d and *cat (resolve.c). */
 int cvmfs_resolve(struct cvmfs_client *c, const char *path, bool follow, struct cvmfs_dirent *d,
 		  struct cvmfs_catalog **cat);
 /* Expands $(VAR) and $(VAR:-default) from the environment (spec §4.5). */

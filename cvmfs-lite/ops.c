@@ -156,20 +156,6 @@ static void log_bad_row(struct cvmfs_client *c, const char *dir, const struct cv
 		  *dir ? dir : "/", why);
 }
 
-/* Row of path in cat; for nested mountpoints the child catalog's root row. */
-static int entry(struct cvmfs_client *c, struct cvmfs_catalog **cat, const char *path,
-		 struct cvmfs_dirent *d)
-{
-	int rc = cvmfs_catalog_lookup(*cat, path, d);
-
-	if (rc == 0 && (d->flags & CVMFS_FLAG_NESTED_MOUNTPOINT)) {
-		cvmfs_dirent_fini(d);
-		if ((rc = cvmfs_nested_get(c, *cat, path, cat)) == 0)
-			rc = cvmfs_catalog_lookup(*cat, path, d);
-	}
-	return rc;
-}
-
 static int op_lookup(void *ctx, uint64_t parent, const char *name, struct cvmfs_fuse_entry *out)
 {
 	struct cvmfs_client *c = ctx;
@@ -188,7 +174,7 @@ static int op_lookup(void *ctx, uint64_t parent, const char *name, struct cvmfs_
 		rc = -ENAMETOOLONG;
 		goto out;
 	}
-	if ((rc = entry(c, &cat, path, d)) < 0)
+	if ((rc = cvmfs_resolve_entry(c, &cat, path, d)) < 0)
 		goto out;
 	{
 		const char *why = bad_row(cat, d);

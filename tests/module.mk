@@ -20,6 +20,8 @@ UNIT_TESTS += cvmfs-lite-integrity
 cvmfs-lite-integrity_MOD := cvmfs-lite
 UNIT_TESTS += cvmfs-lite-fuse
 cvmfs-lite-fuse_MOD := cvmfs-lite
+UNIT_TESTS += cvmfs-lite-verify
+cvmfs-lite-verify_MOD := cvmfs-lite
 
 define unit_rules
 $(1)_MOD ?= $(1)

@@ -4,7 +4,7 @@
  * SOCK_SEQPACKET pair, as fuzz_fuse) with the client's real operations
  * (cvmfs_ops) on a client opened with cvmfs_client_open; its objects come
  * over HTTP from a fake server thread on 127.0.0.1 that serves what the input
- * says. Only public and internal headers are used (client.h, fuse.h,
+ * says. Only public and internal headers are used (cvmfs-lite.h, fuse.h,
  * internal.h for cvmfs_ops): no client file is patched.
  *
  * Input: six parts split at "\n--8<--\n" (fuzz_split_n):
@@ -34,7 +34,7 @@
 #include <linux/fuse.h>
 #include <zlib.h>
 
-#include "cvmfs-lite/client.h"
+#include "cvmfs-lite/cvmfs-lite.h"
 #include "cvmfs-lite/fuse.h"
 
 #define PARTS 6

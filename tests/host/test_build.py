@@ -120,3 +120,25 @@ def test_two_clean_builds_are_identical(tmp_path):
     for p in ('init', 'initramfs.cpio.xz', 'ca.cpio.xz', 'cvmboot.iso', 'cvmboot.hdd'):
         assert sha256(src / 'build' / p) == sha256(os.path.join(BUILD, p)), \
             '%s differs between two clean builds' % p
+
+
+def test_cvmfs_lite_internal_headers_stay_inside():
+    """Other modules include cvmfs-lite's public header (cvmfs-lite.h) and
+    nothing else of it but format.h (the repository format, shared with
+    cvmfs-pub) and cli.h (the host tool's verb): internal.h and fuse.h are
+    for cvmfs-lite/ and its tests only (docs/STYLE.md §1)."""
+    import re
+    allowed = {'cvmfs-lite.h', 'format.h', 'cli.h'}
+    inc = re.compile(r'^\s*#\s*include\s+"cvmfs-lite/([^"]+)"', re.M)
+    bad = []
+    for top in sorted(os.listdir(ROOT)):
+        if top in ('cvmfs-lite', 'tests', 'third_party', 'docs') or top.startswith(('.', 'build')):
+            continue
+        for d, dirs, files in os.walk(os.path.join(ROOT, top)):
+            for f in files:
+                if f.endswith(('.c', '.h')):
+                    p = os.path.join(d, f)
+                    for h in inc.findall(open(p, errors='replace').read()):
+                        if h not in allowed:
+                            bad.append('%s includes cvmfs-lite/%s' % (os.path.relpath(p, ROOT), h))
+    assert not bad, 'only cvmfs-lite/cvmfs-lite.h is public: ' + '; '.join(bad)

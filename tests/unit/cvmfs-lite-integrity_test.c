@@ -3,7 +3,8 @@
  * without network or mount (issue 13): verify-before-commit of objects with
  * a replaceable fetch function (hash, bounded inflate, exact size, raw and
  * compressed names apart), cache files that are symlinks, fifos or of the
- * wrong size, and catalog rows that cannot be directory entries. */
+ * wrong size, catalog rows that cannot be directory entries, and catalogs of
+ * a schema the client does not read. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,23 +23,7 @@
 #include "sqlite3.h"
 
 #include "cvmfs-lite/internal.h"
-
-static char tmpdir[64];
-
-static int mk_tmp(void **state)
-{
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/cvmfs-integrity-test.XXXXXX");
-	assert_non_null(mkdtemp(tmpdir));
-	return 0;
-}
-
-static int rm_tmp(void **state)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
-}
+#include "tests/unit/tmpdir.h"
 
 static int open_dir(const char *sub)
 {
@@ -105,8 +90,7 @@ static struct cvmfs_client *client_new(const char *sub, struct fake *f)
 	c->log_fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	assert_true(c->log_fd >= 0);
 	assert_int_equal(cvmfs_cache_init(&c->cache, open_dir(sub), 0), 0);
-	c->fetch_fn = fake_fetch;
-	c->fetch_arg = f;
+	c->fetcher = (struct cvmfs_fetcher){ fake_fetch, f };
 	c->next_offset = CVMFS_INO_FIRST_OFFSET;
 	return c;
 }
@@ -542,6 +526,52 @@ static void bad_catalog_rows_skipped(void **state)
 	client_free(c);
 }
 
+/* The properties table decides whether the client reads a catalog at all. */
+static int props_of(const char *sql, struct cvmfs_catalog_props *p)
+{
+	sqlite3 *db;
+	int rc;
+
+	assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+	exec_sql(db, sql);
+	rc = cvmfs_catalog_props_read(db, p);
+	sqlite3_close(db);
+	return rc;
+}
+
+static void catalog_schema_checked(void **state)
+{
+	struct cvmfs_catalog_props p;
+
+	assert_int_equal(props_of("CREATE TABLE properties (key TEXT, value TEXT);"
+				  "INSERT INTO properties VALUES ('schema', '2.5');"
+				  "INSERT INTO properties VALUES ('schema_revision', '7');"
+				  "INSERT INTO properties VALUES ('revision', '42');"
+				  "INSERT INTO properties VALUES ('TTL', '60');", &p), 0);
+	assert_int_equal(p.schema_revision, 7);
+	assert_int_equal(p.revision, 42);
+	assert_int_equal(p.ttl, 60);
+	/* revision 2 is the oldest read; TTL absent: the default */
+	assert_int_equal(props_of("CREATE TABLE properties (key TEXT, value TEXT);"
+				  "INSERT INTO properties VALUES ('schema', '2.5');"
+				  "INSERT INTO properties VALUES ('schema_revision', '2');", &p), 0);
+	assert_int_equal(p.ttl, CVMFS_DEFAULT_TTL);
+	assert_int_equal(p.revision, 0);
+	/* another schema, a revision out of range, none, no table at all */
+	assert_int_equal(props_of("CREATE TABLE properties (key TEXT, value TEXT);"
+				  "INSERT INTO properties VALUES ('schema', '2.4');"
+				  "INSERT INTO properties VALUES ('schema_revision', '7');", &p),
+			 -EPROTONOSUPPORT);
+	assert_int_equal(props_of("CREATE TABLE properties (key TEXT, value TEXT);"
+				  "INSERT INTO properties VALUES ('schema', '2.5');"
+				  "INSERT INTO properties VALUES ('schema_revision', '8');", &p),
+			 -EPROTONOSUPPORT);
+	assert_int_equal(props_of("CREATE TABLE properties (key TEXT, value TEXT);"
+				  "INSERT INTO properties VALUES ('schema', '2.5');", &p),
+			 -EPROTONOSUPPORT);
+	assert_int_equal(props_of("CREATE TABLE catalog (x);", &p), -EPROTONOSUPPORT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -550,7 +580,8 @@ int main(void)
 		cmocka_unit_test(raw_and_compressed_apart),
 		cmocka_unit_test(cache_open_refuses),
 		cmocka_unit_test(bad_catalog_rows_skipped),
+		cmocka_unit_test(catalog_schema_checked),
 	};
 
-	return cmocka_run_group_tests(tests, mk_tmp, rm_tmp);
+	return cmocka_run_group_tests(tests, tmp_setup, tmp_teardown);
 }

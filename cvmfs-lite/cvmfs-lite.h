@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* cvmfs-lite/client.h: the CernVM-FS client: verifies a repository, mounts it
- * read-only through the in-tree FUSE server and serves it. Used by PID 1 (in a
- * forked child, the "cvmfs-lite daemon") and by `cvmboot mount`. */
-#ifndef CVMFS_LITE_CLIENT_H
-#define CVMFS_LITE_CLIENT_H
+/* cvmfs-lite/cvmfs-lite.h: the public header of cvmfs-lite, the CernVM-FS
+ * client: verifies a repository, mounts it read-only through the in-tree FUSE
+ * server and serves it. Used by PID 1 (in a forked child, the "cvmfs-lite
+ * daemon") and by `cvmboot mount`. Everything else of the module is internal
+ * (internal.h, fuse.h), except format.h, the repository format it shares with
+ * the publisher (cvmfs-pub/), and cli.h, the host tool's verb. */
+#ifndef CVMFS_LITE_CVMFS_LITE_H
+#define CVMFS_LITE_CVMFS_LITE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -89,8 +92,8 @@ struct cvmfs_client;
  *         "ERR <errno> <reason text>\n"
  *     (ready_fd < 0: nothing is written).
  *  4. Serves the file system until it is unmounted, then returns. For a
- *     clean stop on SIGTERM, block the signal and unmount from a thread
- *     (cvmfs_fuse_unmount in cvmfs-lite/fuse.h), as `cvmboot mount` does.
+ *     clean stop on SIGTERM, use the steps below and unmount from a thread
+ *     with the signal blocked, as `cvmboot mount` does (cli-mount.c).
  *     Pinning (cfg.pin_*) and prefetch (cfg.prefetch_*) run in a background
  *     thread from here on.
  * After step 2 it uses no path at all: only the cache dir fd, /dev/fuse and
