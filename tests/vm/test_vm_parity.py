@@ -214,6 +214,7 @@ B=/bin/busybox
 $B mkdir -p /dev /mnt
 $B mount -t devtmpfs dev /dev
 for m in $($B ls /mods 2>/dev/null); do $B insmod /mods/$m; done
+for i in 1 2 3 4 5 6 7 8 9 10; do [ -b /dev/vda ] && break; $B sleep 1; done
 $B mount -t udf /dev/vda /mnt && $B cp /files/* /mnt/ && $B umount /mnt && echo UDF-WRITTEN
 $B poweroff -f
 '''
@@ -223,7 +224,8 @@ def udf_cd(tmp_path, files, label):
     """A UDF image as Azure's provisioning CD is (mkudffs of Debian's
     udftools, 2048-byte blocks) holding files ({name: text}). mkudffs makes
     it empty and this host may have no udf module, so a helper VM (the test
-    kernel, busybox, its udf module unless built in) copies the files in."""
+    kernel, busybox, its virtio_blk and udf modules unless built in) copies
+    the files in."""
     img = str(tmp_path / 'udf.img')
     with open(img, 'wb') as f:
         f.truncate(4 << 20)
@@ -236,7 +238,8 @@ def udf_cd(tmp_path, files, label):
     kver = qemu.kernel_release()
     r = subprocess.run(['modprobe', '--show-depends', '-S', kver, 'udf'], capture_output=True,
                        text=True)
-    mods = qemu.module_files(kver, ['udf']) if r.returncode == 0 else []	# else built in
+    # no module index for the kernel: everything built in
+    mods = qemu.module_files(kver, ['virtio_blk', 'udf']) if r.returncode == 0 else []
     for n, m in enumerate(mods):
         dst = str(work / ('%02d.ko' % n))
         qemu.copy_module(m, dst)
