@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* boot/tool-kexec.c: `cvmboot mkupdate`: a boot-loader update payload for
  * kexec/ on the scratch disk or /.cvmboot/update in the repository
- * (boot/kexec.c): the kernel, the initrd
- * archives concatenated, and apply with the version, the file names, the
- * command line and both SHA-256. Host tool only. */
+ * (boot/kexec.c): the kernel, the initrd archives concatenated, and apply
+ * with the version, the file names, the command line and both SHA-256.
+ * Host tool only. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
