@@ -2,6 +2,7 @@
 """VM layer, issue 17 (μCernVM parity): the boot log on every console, extra
 context from other partitions, Azure's ovf-env.xml and ready report, and
 every disk format booting to the test OS."""
+import contextlib
 import os
 import re
 import subprocess
@@ -306,28 +307,37 @@ def test_disk_format_boots(env, hdd, tmp_path, fmt):
     print('%s (%d bytes): power-off after %.1f s' % (fmt, os.path.getsize(out), took))
 
 
-def scratch_put(disk, files):
-    """Copies files ({relpath: source}) onto the scratch file system of disk
-    (partition 1, made by PID 1) through a loop device."""
+@contextlib.contextmanager
+def part1_loop(disk, readonly=False):
+    """A loop device on partition 1 of disk (the scratch file system PID 1
+    made)."""
     import json
     table = json.loads(subprocess.run(['sfdisk', '-J', disk], capture_output=True, text=True,
                                       check=True).stdout)['partitiontable']
     p1 = table['partitions'][0]
     sector = table.get('sectorsize', 512)
-    loop = subprocess.run(['losetup', '--find', '--show', '-o', str(p1['start'] * sector),
-                           '--sizelimit', str(p1['size'] * sector), disk],
+    loop = subprocess.run(['losetup', '--find', '--show'] + (['--read-only'] if readonly else []) +
+                          ['-o', str(p1['start'] * sector), '--sizelimit',
+                           str(p1['size'] * sector), disk],
                           capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        yield loop
+    finally:
+        subprocess.run(['losetup', '-d', loop], check=True)
+
+
+def scratch_put(disk, files):
+    """Copies files ({relpath: source}) onto the scratch file system of disk
+    through a loop device."""
     mnt = disk + '.mnt'
     os.makedirs(mnt, exist_ok=True)
-    try:
+    with part1_loop(disk) as loop:
         subprocess.run(['mount', '-t', 'ext4', loop, mnt], check=True)
         try:
             for rel, src in files.items():
                 subprocess.run(['cp', src, os.path.join(mnt, rel)], check=True)
         finally:
             subprocess.run(['umount', mnt], check=True)
-    finally:
-        subprocess.run(['losetup', '-d', loop], check=True)
 
 
 def test_kexec_update(env, tmp_path):
@@ -388,20 +398,10 @@ def test_kexec_update(env, tmp_path):
 
 
 def fs_state(disk):
-    """dumpe2fs -h of the scratch file system (partition 1) of disk."""
-    import json
-    table = json.loads(subprocess.run(['sfdisk', '-J', disk], capture_output=True, text=True,
-                                      check=True).stdout)['partitiontable']
-    p1 = table['partitions'][0]
-    sector = table.get('sectorsize', 512)
-    loop = subprocess.run(['losetup', '--find', '--show', '--read-only', '-o',
-                           str(p1['start'] * sector), '--sizelimit', str(p1['size'] * sector),
-                           disk], capture_output=True, text=True, check=True).stdout.strip()
-    try:
+    """dumpe2fs -h of the scratch file system of disk."""
+    with part1_loop(disk, readonly=True) as loop:
         return subprocess.run(['dumpe2fs', '-h', loop], capture_output=True, text=True,
                               check=True).stdout
-    finally:
-        subprocess.run(['losetup', '-d', loop], check=True)
 
 
 def test_shutdown_kexec(env, tmp_path):
