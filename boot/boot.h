@@ -130,6 +130,16 @@ int boot_stage_extra(struct boot_ctx *ctx);
  * and booted (scratch unmounted first); else, or on any failure (one log
  * line), returns 0 with the scratch disk mounted and its fds open. */
 int boot_stage_kexec(struct boot_ctx *ctx);
+/* After the cvmfs stage: a newer payload the repository publishes in
+ * BOOT_UPDATE_DIR (its bytes verified by the signed catalog chain, its hashes
+ * by apply) is copied to kexec/ on the scratch disk, loaded, and booted
+ * after the daemon stopped and the scratch disk is unmounted. A bad or
+ * refused payload: one log line, returns 0 with the repository mounted. */
+int boot_stage_update(struct boot_ctx *ctx);
+/* Stop the cvmfs-lite daemon (the repository unmounted); mount again the
+ * snapshot it had (ctx->mounted.hash), not recorded again. 0 or -errno. */
+void boot_cvmfs_stop(struct boot_ctx *ctx);
+int boot_cvmfs_remount(struct boot_ctx *ctx);
 
 /* First boot, context stage: mounts every block device but the scratch
  * disk read-only (ext4 without journal replay, vfat, iso9660) for at most
@@ -176,5 +186,9 @@ __attribute__((noreturn)) void boot_poweroff(struct boot_ctx *ctx);
  * "reboot", "halt", "kexec"; unknown: power off; kexec without a loaded
  * image: reboot). Never returns: PID 1 must not exit. */
 __attribute__((noreturn)) void boot_shutdown(int argc, char **argv);
+/* The reboot(2) command for VERB; kexec_loaded is /sys/kernel/kexec_loaded's
+ * text or NULL (unknown). why gets the one line to log, or "": an unknown
+ * verb powers off, kexec with "0" loaded reboots. */
+int boot_shutdown_cmd(const char *verb, const char *kexec_loaded, char *why, size_t cap);
 
 #endif

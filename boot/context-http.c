@@ -117,15 +117,14 @@ static int put_once(const char *method, const char *url, const char *const *hdrs
 	return rc;
 }
 
-/* see context.h */
-int boot_context_http_fetch(void *arg, const char *method, const char *url,
-			    const char *const *headers, char *buf, size_t cap, size_t *len,
-			    uint64_t deadline_ms)
+static int http_fetch(void *arg, const char *proxy, const char *method, const char *url,
+		      const char *const *headers, char *buf, size_t cap, size_t *len,
+		      uint64_t deadline_ms)
 {
 	struct sink s = { buf, cap, 0 };
 	struct net_http_req req = {
 		.url = url,
-		.proxy = NULL,	/* link-local metadata: never through a proxy */
+		.proxy = proxy,
 		.headers = headers,
 		.connect_timeout_ms = left_ms(deadline_ms),
 		.low_speed_ms = left_ms(deadline_ms),
@@ -144,6 +143,26 @@ int boot_context_http_fetch(void *arg, const char *method, const char *url,
 	if (rc >= 200 && rc <= 299)
 		*len = s.len;
 	return rc;
+}
+
+/* see context.h */
+int boot_context_http_fetch(void *arg, const char *method, const char *url,
+			    const char *const *headers, char *buf, size_t cap, size_t *len,
+			    uint64_t deadline_ms)
+{
+	/* link-local metadata: never through a proxy */
+	return http_fetch(arg, NULL, method, url, headers, buf, cap, len, deadline_ms);
+}
+
+/* see context.h */
+int boot_geo_http_fetch(void *arg, const char *method, const char *url,
+			const char *const *headers, char *buf, size_t cap, size_t *len,
+			uint64_t deadline_ms)
+{
+	const struct boot_geo_net *g = arg;
+
+	return http_fetch(g->http, g->proxy[0] ? g->proxy : NULL, method, url, headers, buf,
+			  cap, len, deadline_ms);
 }
 
 /* see context.h */

@@ -325,6 +325,19 @@ int boot_geo_parse(const char *body, size_t len, size_t n, size_t *order);
  * passes the question to the next. Returns 1 (reordered), 0 (kept), or
  * -EINVAL (a URL without a host). */
 struct boot_cfg_repo;
+/* The Geo API's transport: net/http.h's client (struct net_http_client),
+ * through proxy ("": direct), as cvmfs-lite's own requests go. */
+struct boot_geo_net {
+	void *http;
+	char proxy[BOOT_CFG_URL_MAX];
+};
+/* boot_fetch_fn (GET) over a struct boot_geo_net. */
+int boot_geo_http_fetch(void *arg, const char *method, const char *url,
+			const char *const *headers, char *buf, size_t cap, size_t *len,
+			uint64_t deadline_ms);
+/* The first proxy of a CVMFS_HTTP_PROXY list ("http://p1:3128|p2;DIRECT":
+ * "http://p1:3128") into out, or "" when the first is DIRECT or none. */
+void boot_geo_proxy(const char *proxies, char *out, size_t cap);
 int boot_geo_order(struct boot_cfg_repo *r, boot_fetch_fn fetch, void *arg,
 		   uint64_t deadline_ms, boot_cfg_log_fn log, void *larg);
 
@@ -345,6 +358,25 @@ struct boot_kexec_apply {
 int boot_kexec_apply_parse(const char *text, size_t len, struct boot_kexec_apply *a);
 /* Compares dotted numeric versions ("0.10.1" > "0.9"): <0, 0, >0. */
 int boot_version_cmp(const char *a, const char *b);
+/* Whether payload a is to be booted by boot loader `running` started with
+ * cmdline: 1 if its version is newer and cmdline does not carry its
+ * BOOT_KEXEC_MARK (then this boot came from it: no loop); else 0, with the
+ * line to log in why ("" when there is nothing worth saying). */
+int boot_kexec_wanted(const struct boot_kexec_apply *a, const char *running,
+		      const char *cmdline, int verbose, char *why, size_t cap);
+
+#define BOOT_UPDATE_DIR "/.cvmboot/update"	/* in the repository: a mkupdate payload */
+#define BOOT_KEXEC_FILE_MAX (512LL << 20)	/* a kernel or initrd taken from it */
+/* Takes the payload in directory src (apply and its two files, as `cvmboot
+ * mkupdate` writes them) into directory dst when boot_kexec_wanted says so
+ * and dst/apply is not that same payload already: the files are copied
+ * through temporary names and kept only if their SHA-256 match apply's,
+ * apply is written last (the old payload's files and apply go first).
+ * Returns 1 (taken: a filled in), 0 (nothing to take; why "" or the line to
+ * log), or -errno with the one-line cause in why (-EBADMSG: a hash differs;
+ * dst then holds no apply). */
+int boot_kexec_take(int src, int dst, const char *running, const char *cmdline, int verbose,
+		    struct boot_kexec_apply *a, char *why, size_t cap);
 
 /* `cvmboot context-test ...` (host tool): the sources above through
  * net/http.h; prints the result as key=value lines. Returns the exit

@@ -3,10 +3,12 @@
  * μCernVM): the first server that answers
  * GET <url>/api/v1.0/geo/<proxy-or-x>/<host1>,<host2>,... returns the
  * 1-based indices of the hosts, nearest first; the URLs are reordered so.
- * A bad or missing answer keeps the configured order. */
+ * A bad or missing answer keeps the configured order. The question goes
+ * through the first proxy when one is configured (boot_geo_http_fetch). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "boot/boot.h"
 #include "boot/context.h"
@@ -39,20 +41,28 @@ int boot_geo_parse(const char *body, size_t len, size_t n, size_t *order)
 	return k == n ? 0 : -EBADMSG;
 }
 
-/* The host of a proxy list's first entry ("http://p1:3128|p2;DIRECT"), or
- * "x" when the first group is DIRECT or there is none. */
+/* see context.h */
+void boot_geo_proxy(const char *proxies, char *out, size_t cap)
+{
+	size_t n = strcspn(proxies ? proxies : "", ";|");
+
+	out[0] = '\0';
+	if (!proxies || n == 0 || n >= cap || strncasecmp(proxies, "DIRECT", n) == 0)
+		return;
+	memcpy(out, proxies, n);
+	out[n] = '\0';
+}
+
+/* The host of a proxy list's first entry, or "x" when it is DIRECT or
+ * there is none. */
 static void proxy_name(const char *proxies, char *out, size_t cap)
 {
 	struct net_url u;
 	char first[BOOT_CFG_URL_MAX];
-	size_t n = strcspn(proxies ? proxies : "", ";|");
 
 	snprintf(out, cap, "x");
-	if (!proxies || n == 0 || n >= sizeof(first) || strncasecmp(proxies, "DIRECT", n) == 0)
-		return;
-	memcpy(first, proxies, n);
-	first[n] = '\0';
-	if (net_url_parse(first, &u) == 0 && u.host[0])
+	boot_geo_proxy(proxies, first, sizeof(first));
+	if (first[0] && net_url_parse(first, &u) == 0 && u.host[0])
 		snprintf(out, cap, "%s", u.host);
 }
 

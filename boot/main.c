@@ -83,6 +83,7 @@ static const struct boot_stage {
 	{ "cvmfs", boot_stage_cvmfs, "mount the OS repository",
 	  "check cvmfs_url/cvmfs_server, cvmfs_proxy and the repository key; the server "
 	  "must be reachable from the VM" },
+	{ "update", boot_stage_update, "apply the repository's boot-loader update", NULL },
 	{ "rebase", boot_stage_rebase, "re-base local changes on the new snapshot",
 	  "see aux/rebase-*.log on the scratch disk" },
 	{ "union", boot_stage_union, "mount the overlay root",

@@ -197,12 +197,33 @@ static int mount_repo(struct boot_ctx *ctx, const struct boot_mount_plan *plan)
 		cfg.https_wrap = tls_https_wrap;
 		cfg.https_ctx = &ctx->https;
 	}
-	cfg.log_fd = ctx->console_fd;
+	/* as boot_log: every console of /proc/consoles, else /dev/console */
+	cfg.log_fd = ctx->nconsoles ? ctx->console_fds[0] : ctx->console_fd;
+	if (ctx->nconsoles > 1) {
+		cfg.log_fds = ctx->console_fds + 1;
+		cfg.nlog_fds = (unsigned)ctx->nconsoles - 1;
+	}
 	mkdir(BOOT_ROOT_RO, 0755);
 	rc = start_daemon(ctx, &cfg);
 	close(cfg.cache_dirfd);
 	free(key);
 	return rc;
+}
+
+/* see boot.h */
+void boot_cvmfs_stop(struct boot_ctx *ctx)
+{
+	if (ctx->cvmfs_pid > 0)
+		stop_daemon(ctx);
+}
+
+/* see boot.h */
+int boot_cvmfs_remount(struct boot_ctx *ctx)
+{
+	struct boot_mount_plan pin = { .record = 0 };
+
+	snprintf(pin.hash, sizeof(pin.hash), "%s", ctx->mounted.hash);
+	return mount_repo(ctx, &pin);
 }
 
 /* aux/BASE_FILE names the snapshot the writable layer was last used with.
@@ -240,9 +261,13 @@ int boot_stage_cvmfs(struct boot_ctx *ctx)
 	rc = boot_cfg_repo_resolve(&ctx->cfg, &ctx->defaults, &ctx->repo, boot_log_cb, ctx);
 	if (rc < 0)
 		return rc;
-	if (ctx->cfg.use_geoapi && ctx->lease.source != NET_SRC_NONE)
-		boot_geo_order(&ctx->repo, boot_context_http_fetch, &ctx->http,
-			       boot_now_ms() + BOOT_GEO_MS, boot_log_cb, ctx);
+	if (ctx->cfg.use_geoapi && ctx->lease.source != NET_SRC_NONE) {
+		struct boot_geo_net g = { .http = &ctx->http };
+
+		boot_geo_proxy(ctx->repo.proxy, g.proxy, sizeof(g.proxy));
+		boot_geo_order(&ctx->repo, boot_geo_http_fetch, &g, boot_now_ms() + BOOT_GEO_MS,
+			       boot_log_cb, ctx);
+	}
 	have_pin = boot_snapshot_read(ctx->auxfd, &pinned) == 0;
 	have_force = boot_force_tag_read(ctx->auxfd, force, sizeof(force)) == 0;
 	boot_snapshot_plan(have_pin ? &pinned : NULL, have_force ? force : NULL, ctx->cfg.ud.tag,

@@ -23,6 +23,7 @@ int boot_cli_geo_order(int argc, char **argv)
 	static const struct option opts[] = { { "proxy", 1, 0, 'p' }, { 0, 0, 0, 0 } };
 	static struct boot_cfg_repo r;
 	struct net_http_client c;
+	struct boot_geo_net g;
 	size_t i;
 	int ch, rc;
 
@@ -40,8 +41,9 @@ int boot_cli_geo_order(int argc, char **argv)
 	r.nurls = i;
 	if (net_http_client_init(&c, "cvmboot/" CVMBOOT_VERSION) < 0)
 		return 1;
-	rc = boot_geo_order(&r, boot_context_http_fetch, &c, boot_now_ms() + BOOT_GEO_MS, say,
-			    NULL);
+	g.http = &c;
+	boot_geo_proxy(r.proxy, g.proxy, sizeof(g.proxy));
+	rc = boot_geo_order(&r, boot_geo_http_fetch, &g, boot_now_ms() + BOOT_GEO_MS, say, NULL);
 	net_http_client_fini(&c);
 	if (rc < 0)
 		return 1;

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* boot/tool-kexec.c: `cvmboot mkupdate`: a boot-loader update payload for
- * kexec/ on the scratch disk (boot/kexec.c): the kernel, the initrd
- * archives concatenated, and apply with the version, the file names, the
- * command line and both SHA-256. Host tool only. */
+ * kexec/ on the scratch disk or /.cvmboot/update in the repository
+ * (boot/kexec.c): the kernel, the initrd archives concatenated, and apply
+ * with the version, the file names, the command line and both SHA-256.
+ * Host tool only. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -118,7 +119,8 @@ int boot_cli_mkupdate(int argc, char **argv)
 		fprintf(stderr, "mkupdate: %s: %s\n", path, strerror(errno));
 		return 1;
 	}
-	printf("%s: update to %s (copy the directory's files to kexec/ on the scratch disk)\n",
+	printf("%s: update to %s (copy the directory's files to kexec/ on the scratch disk, "
+	       "or publish it as /.cvmboot/update in the repository)\n",
 	       out, version);
 	return 0;
 usage:

@@ -445,6 +445,9 @@ int cvmfs_client_open(const struct cvmfs_client_cfg *cfg, struct cvmfs_client **
 		return -ENOMEM;
 	c->cfg = *cfg;
 	c->log_fd = cfg->log_fd;
+	for (; cfg->log_fds && c->nlog_more < cfg->nlog_fds &&
+	       c->nlog_more < CVMFS_CLIENT_LOG_FDS; c->nlog_more++)
+		c->log_more[c->nlog_more] = cfg->log_fds[c->nlog_more];
 	c->cache.dirfd = c->cache.txnfd = -1;
 	c->fuse.fd = -1;
 	c->next_offset = CVMFS_INO_FIRST_OFFSET;

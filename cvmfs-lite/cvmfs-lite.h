@@ -23,6 +23,8 @@
 #define CVMFS_CLIENT_FOLLOW_REDIRECTS 8u
 #define CVMFS_CLIENT_NO_PASSTHROUGH 16u	/* the daemon serves every read, even where the kernel could */
 
+#define CVMFS_CLIENT_LOG_FDS 4	/* cfg.log_fds taken */
+
 struct cvmfs_client_cfg {
 	const char *fqrn;		/* repository name, e.g. "cernvm-prod.cern.ch" */
 	const char *servers;		/* ';'-separated base URLs (failover order); @fqrn@ and @org@ expanded */
@@ -63,6 +65,10 @@ struct cvmfs_client_cfg {
 	unsigned kcache_timeout_s;	/* kernel entry/attr cache; 0 = 3600 */
 	unsigned flags;			/* CVMFS_CLIENT_* */
 	int log_fd;			/* one line per event; -1 = none */
+	/* More fds each line goes to as well (boot: every console of
+	 * /proc/consoles, as PID 1's own log); at most CVMFS_CLIENT_LOG_FDS. */
+	const int *log_fds;
+	unsigned nlog_fds;
 	/* HTTPS: the wrap hook of tls/ (net/http.h). NULL = http only. */
 	net_http_wrap_fn https_wrap;
 	void *https_ctx;

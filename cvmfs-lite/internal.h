@@ -324,6 +324,8 @@ struct cvmfs_client {
 	struct cvmfs_client_info info;
 	char selector[300];		/* what info was chosen by: "head", "tag:X", ... */
 	int log_fd;
+	int log_more[CVMFS_CLIENT_LOG_FDS];	/* cfg.log_fds */
+	unsigned nlog_more;
 	struct cvmfs_pubkeys keys;
 	char *pubkeys_text;		/* for user.pubkeys */
 	struct cvmfs_fetch fetch;

@@ -14,9 +14,10 @@ void cvmfs_log(const struct cvmfs_client *c, const char *fmt, ...)
 	char buf[1024];
 	struct timespec ts;
 	va_list ap;
+	unsigned i;
 	int n;
 
-	if (!c || c->log_fd < 0)
+	if (!c || (c->log_fd < 0 && !c->nlog_more))
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	n = snprintf(buf, sizeof(buf), "[%5ld.%03ld] cvmfs-lite: ", (long)ts.tv_sec,
@@ -27,5 +28,8 @@ void cvmfs_log(const struct cvmfs_client *c, const char *fmt, ...)
 	if (n > (int)sizeof(buf) - 2)
 		n = sizeof(buf) - 2;
 	buf[n++] = '\n';
-	(void)!write(c->log_fd, buf, n);
+	if (c->log_fd >= 0)
+		(void)!write(c->log_fd, buf, n);
+	for (i = 0; i < c->nlog_more; i++)
+		(void)!write(c->log_more[i], buf, n);
 }

@@ -65,10 +65,12 @@ def test_geo_order(geo):
     urls, log = order(dead, live, third)
     assert urls == [third, dead, live], log
     assert geo.paths == ['/cvmfs/r.test/api/v1.0/geo/x/127.0.0.1,127.0.0.1,localhost'], geo.paths
-    # the proxy's host name takes the place of x
+    # a DIRECT first group: asked directly, with x
     geo.paths.clear()
-    urls, log = order('--proxy', 'http://squid.example:3128|http://s2:3128;DIRECT', live, third)
-    assert geo.paths[0].startswith('/cvmfs/r.test/api/v1.0/geo/squid.example/'), geo.paths
+    geo.answer = (200, b'2,1')
+    urls, log = order('--proxy', 'DIRECT;http://127.0.0.1:%d' % closed_port(), live, third)
+    assert urls == [third, live], log
+    assert geo.paths[0].startswith('/cvmfs/r.test/api/v1.0/geo/x/'), geo.paths
     # bad answers and HTTP errors keep the configured order, saying why
     for answer in ((200, b'1,1\n'), (200, b'2,x'), (200, b'3,1'), (200, b''), (404, b'no')):
         geo.answer = answer
@@ -79,3 +81,58 @@ def test_geo_order(geo):
     urls, log = order(live, third)
     assert urls == [third, live], log
     assert 'geo-api: %s orders the servers 2,1; first now %s' % (live, third) in log, log
+
+
+class Proxy(http.server.BaseHTTPRequestHandler):
+    """A forward proxy: takes absolute-form GETs and relays them."""
+    protocol_version = 'HTTP/1.1'
+
+    def log_message(self, *a):
+        pass
+
+    def do_GET(self):
+        import http.client
+        import urllib.parse
+        self.server.seen.append(self.path)
+        u = urllib.parse.urlsplit(self.path)
+        if u.scheme != 'http':		# not through a proxy: refuse
+            self.send_response(400)
+            self.send_header('Content-Length', '0')
+            self.end_headers()
+            return
+        c = http.client.HTTPConnection(u.hostname, u.port or 80, timeout=10)
+        c.request('GET', u.path + ('?' + u.query if u.query else ''))
+        r = c.getresponse()
+        body = r.read()
+        self.send_response(r.status)
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_geo_through_proxy(geo):
+    """With a proxy configured the Geo API is asked through it (absolute-form
+    request to the proxy), as cvmfs-lite's requests go, and the proxy's host
+    names the client's location; a proxy that is down keeps the order."""
+    prx = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Proxy)
+    prx.seen = []
+    geo.answer = (200, b'2,1')
+    threading.Thread(target=prx.serve_forever, daemon=True).start()
+    try:
+        live = 'http://127.0.0.1:%d/cvmfs/r.test' % geo.server_address[1]
+        third = 'http://localhost:%d/cvmfs/r.test' % geo.server_address[1]
+        proxy = 'http://127.0.0.1:%d' % prx.server_address[1]
+        urls, log = order('--proxy', '%s|http://127.0.0.2:1;DIRECT' % proxy, live, third)
+        assert urls == [third, live], log
+        want = '%s/api/v1.0/geo/127.0.0.1/127.0.0.1,localhost' % live
+        assert prx.seen == [want], prx.seen
+        assert geo.paths == ['/cvmfs/r.test/api/v1.0/geo/127.0.0.1/127.0.0.1,localhost'], \
+            geo.paths
+        # the proxy is down: nobody answers, the configured order stays
+        geo.paths.clear()
+        urls, log = order('--proxy', 'http://127.0.0.1:%d' % closed_port(), live, third)
+        assert urls == [live, third], log
+        assert 'no server answered' in log and geo.paths == [], (log, geo.paths)
+    finally:
+        prx.shutdown()
+        prx.server_close()

@@ -34,12 +34,12 @@ class BootEnv:
         run([self.tool, 'keygen', FQRN, self.keys])
         return os.path.join(self.keys, FQRN + '.pub')
 
-    def publish(self, tag, version='1', usr_text='usr-v1', extra=None):
+    def publish(self, tag, version='1', usr_text='usr-v1', extra=None, files=None):
         extra = dict(extra or {})
         extra.setdefault('etc/testos-local', 'upstream-v%s\n' % version)
         tree = os.path.join(self.tmp, 'os-' + tag)
         os.makedirs(os.path.dirname(self.repo), exist_ok=True)
-        testos.build(tree, version=version, usr_text=usr_text, extra=extra)
+        testos.build(tree, version=version, usr_text=usr_text, extra=extra, files=files)
         run([self.tool, 'publish', tree, self.repo, '--name', FQRN, '--keys', self.keys,
              '--tag', tag])
 

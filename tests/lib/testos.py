@@ -6,14 +6,25 @@ is an overlay whose lower layer is a FUSE mount, counts its boots in a file
 on the writable layer, and powers off."""
 import os
 import shutil
+import subprocess
 
 APPLETS = ('sh', 'ash', 'mount', 'umount', 'cat', 'echo', 'mkdir', 'sync', 'poweroff',
            'ls', 'grep', 'awk', 'sed', 'head', 'tail', 'rm', 'cp', 'mv', 'ln', 'sleep',
            'stat', 'wc', 'tr', 'cut', 'find', 'getfattr', 'id', 'hostname', 'ip',
-           'ifconfig', 'true', 'false', 'test', 'date', 'uname', 'dmesg', 'touch', 'md5sum')
+           'ifconfig', 'true', 'false', 'test', 'date', 'uname', 'dmesg', 'touch', 'md5sum',
+           'pivot_root')
 
 INIT = r'''#!/bin/sh
 export PATH=/bin:/sbin:/usr/bin
+# systemd-shutdown's return to the initramfs: /run/initramfs becomes / with
+# the OS below /oldroot (dev, proc, sys bound in), then /shutdown VERB.
+to_initramfs() {
+    sync
+    mount -o bind /run/initramfs /run/initramfs
+    for d in dev proc sys; do mount -o bind /$d /run/initramfs/$d; done
+    cd /run/initramfs && pivot_root . oldroot && exec /shutdown "$1"
+    echo "TESTOS: return to the initramfs failed"
+}
 mount -t proc proc /proc 2>/dev/null
 mount -t sysfs sysfs /sys 2>/dev/null
 echo "TESTOS: init pid $$ version $(cat /etc/testos-version)"
@@ -40,6 +51,13 @@ for w in $(cat /proc/cmdline); do
         echo "TESTOS: pinned=$(md5sum < /usr/share/testos/pinned | cut -c1-32)"
         cat /usr/share/testos/unpinned > /dev/null 2>&1 || echo "TESTOS: unpinned unreadable"
         ifconfig eth0 down && ifconfig eth0 up && echo "TESTOS: network restarted" ;;
+    testos.kexec)
+        # systemctl kexec: load /boot's kernel, then shut down with kexec (first boot)
+        if [ "$n" = 1 ]; then
+            /bin/kexec-load /boot/vmlinuz /boot/initrd.img "$(cat /proc/cmdline)" &&
+                echo "TESTOS: kexec loaded" && to_initramfs kexec
+        fi ;;
+    testos.kexec-none) [ "$n" = 1 ] && to_initramfs kexec ;;
     esac
 done
 sync
@@ -48,8 +66,17 @@ poweroff -f
 '''
 
 
-def build(root, version='1', usr_text='usr-v1', extra=None):
-    """Writes the OS tree into root (created). extra: {relpath: text}."""
+def kexec_loader(outdir):
+    """tests/lib/kexec-load.c built static (musl-gcc) into outdir."""
+    out = os.path.join(str(outdir), 'kexec-load')
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'kexec-load.c')
+    subprocess.run(['musl-gcc', '-static', '-Os', '-o', out, src], check=True)
+    return out
+
+
+def build(root, version='1', usr_text='usr-v1', extra=None, files=None):
+    """Writes the OS tree into root (created). extra: {relpath: text};
+    files: {relpath: path of a file to copy}."""
     for d in ('bin', 'sbin', 'etc', 'proc', 'sys', 'dev', 'run', 'tmp', 'mnt', 'root',
               'var/lib', 'usr/share/testos', 'usr/bin'):
         os.makedirs(os.path.join(root, d), exist_ok=True)
@@ -58,18 +85,22 @@ def build(root, version='1', usr_text='usr-v1', extra=None):
         p = os.path.join(root, 'bin', a)
         if not os.path.lexists(p):
             os.symlink('busybox', p)
-    files = {
+    texts = {
         'sbin/init': INIT,
         'etc/testos-version': version + '\n',
         'usr/share/testos/file': usr_text + '\n',
         'etc/passwd': 'root:x:0:0:root:/root:/bin/sh\n',
         'etc/group': 'root:x:0:\n',
     }
-    files.update(extra or {})
-    for rel, text in files.items():
+    texts.update(extra or {})
+    for rel, text in texts.items():
         p = os.path.join(root, rel)
         os.makedirs(os.path.dirname(p), exist_ok=True)
         with open(p, 'w') as f:
             f.write(text)
+    for rel, src in (files or {}).items():
+        p = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        shutil.copy2(src, p)
     os.chmod(os.path.join(root, 'sbin', 'init'), 0o755)
     return root

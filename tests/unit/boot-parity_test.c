@@ -2,7 +2,8 @@
 /* tests/unit/boot-parity_test.c: the μCernVM parity pieces of boot/: the
  * console list PID 1 logs to, extra context from other partitions, the
  * VMware backdoor RPC against a fake port, Azure's ovf-env.xml and its
- * ready report against a fake fabric, and image signatures. */
+ * ready report against a fake fabric, image signatures, the boot-loader
+ * update's choice and copy, and the shutdown verb. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/reboot.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -478,6 +480,112 @@ static void kexec_apply(void **state)
 	assert_true(boot_version_cmp("0.1.0", "0.1.0") == 0);
 }
 
+/* Writes name in dirfd. */
+static void put_text(int dirfd, const char *name, const char *text)
+{
+	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+static int mkdir_fd(char *tmpl)
+{
+	assert_non_null(mkdtemp(tmpl));
+	return open(tmpl, O_RDONLY | O_DIRECTORY);
+}
+
+static void kexec_take(void **state)
+{
+	static struct boot_kexec_apply a;
+	char sd[] = "/tmp/kexec-srcXXXXXX", dd[] = "/tmp/kexec-dstXXXXXX", why[400];
+	char apply[600], buf[64], ksha[65], isha[65];
+	int src = mkdir_fd(sd), dst = mkdir_fd(dd);
+	FILE *p;
+
+	(void)state;
+	/* the hashes of the two files, as mkupdate would record them */
+	put_text(src, "vmlinuz-0.3", "kernel-bytes");
+	put_text(src, "initrd-0.3.img", "initrd-bytes");
+	p = popen("cd /tmp && printf kernel-bytes | sha256sum && printf initrd-bytes | sha256sum",
+		  "r");
+	assert_non_null(p);
+	assert_int_equal(fscanf(p, "%64s -\n%64s -", ksha, isha), 2);
+	pclose(p);
+	snprintf(apply, sizeof(apply), "version=0.3\nkernel=vmlinuz-0.3\nkernel_sha256=%s\n"
+		 "initrd=initrd-0.3.img\ninitrd_sha256=%s\ncmdline=\n", ksha, isha);
+	put_text(src, "apply", apply);
+	/* no newer than the running one: nothing taken, and said so when older */
+	assert_int_equal(boot_kexec_take(src, dst, "0.3", "", 0, &a, why, sizeof(why)), 0);
+	assert_string_equal(why, "");
+	assert_int_equal(boot_kexec_take(src, dst, "0.4", "", 0, &a, why, sizeof(why)), 0);
+	assert_non_null(strstr(why, "payload 0.3 is not newer than 0.4"));
+	/* this boot came from it: no loop */
+	assert_int_equal(boot_kexec_take(src, dst, "0.2", "quiet " BOOT_KEXEC_MARK "0.3", 0, &a,
+					 why, sizeof(why)), 0);
+	assert_non_null(strstr(why, "booted from payload 0.3"));
+	assert_int_equal(faccessat(dst, "apply", F_OK, 0), -1);
+	/* newer: copied, verified, apply last */
+	assert_int_equal(boot_kexec_take(src, dst, "0.2", "quiet", 0, &a, why, sizeof(why)), 1);
+	assert_string_equal(a.version, "0.3");
+	assert_int_equal(boot_file_read(dst, "vmlinuz-0.3", buf, sizeof(buf)), 12);
+	assert_int_equal(boot_file_read(dst, "apply", apply, sizeof(apply)), (long)strlen(apply));
+	/* already staged: quiet, nothing copied again */
+	unlinkat(dst, "initrd-0.3.img", 0);
+	assert_int_equal(boot_kexec_take(src, dst, "0.2", "quiet", 0, &a, why, sizeof(why)), 0);
+	assert_string_equal(why, "");
+	assert_int_equal(faccessat(dst, "initrd-0.3.img", F_OK, 0), -1);
+	/* a newer payload whose initrd does not match its hash: refused, and
+	 * the scratch side keeps no apply (the old payload is gone too) */
+	put_text(src, "initrd-0.4.img", "initrd-bytes, changed");
+	snprintf(apply, sizeof(apply), "version=0.4\nkernel=vmlinuz-0.3\nkernel_sha256=%s\n"
+		 "initrd=initrd-0.4.img\ninitrd_sha256=%s\n", ksha, isha);
+	put_text(src, "apply", apply);
+	assert_int_equal(boot_kexec_take(src, dst, "0.2", "", 0, &a, why, sizeof(why)), -EBADMSG);
+	assert_non_null(strstr(why, "initrd-0.4.img: SHA-256 "));
+	assert_non_null(strstr(why, "corrupt payload refused"));
+	assert_int_equal(faccessat(dst, "apply", F_OK, 0), -1);
+	assert_int_equal(faccessat(dst, ".initrd-0.4.img.part", F_OK, 0), -1);
+	/* a missing file and a malformed apply: refused with the cause */
+	put_text(src, "apply", "version=0.5\nkernel=vmlinuz-0.5\ninitrd=initrd-0.3.img\n");
+	assert_int_equal(boot_kexec_take(src, dst, "0.2", "", 0, &a, why, sizeof(why)), -ENOENT);
+	assert_non_null(strstr(why, "vmlinuz-0.5: No such file"));
+	put_text(src, "apply", "version=0.5\nkernel=../etc/passwd\ninitrd=i\n");
+	assert_int_equal(boot_kexec_take(src, dst, "0.2", "", 0, &a, why, sizeof(why)), -EPERM);
+	assert_non_null(strstr(why, "apply unreadable"));
+	/* no apply at all: nothing to say */
+	unlinkat(src, "apply", 0);
+	assert_int_equal(boot_kexec_take(src, dst, "0.2", "", 0, &a, why, sizeof(why)), 0);
+	assert_string_equal(why, "");
+	close(src);
+	close(dst);
+	assert_int_equal(system("rm -rf /tmp/kexec-src?????? /tmp/kexec-dst??????"), 0);
+}
+
+#define CMD(verb, loaded) ((unsigned)boot_shutdown_cmd(verb, loaded, why, sizeof(why)))
+
+static void shutdown_verb(void **state)
+{
+	char why[300];
+
+	(void)state;
+	assert_int_equal(CMD("poweroff", NULL), (unsigned)RB_POWER_OFF);
+	assert_string_equal(why, "");
+	assert_int_equal(CMD("reboot", "0\n"), (unsigned)RB_AUTOBOOT);
+	assert_int_equal(CMD("halt", NULL), (unsigned)RB_HALT_SYSTEM);
+	/* kexec with a loaded kernel, or when that cannot be told: kexec */
+	assert_int_equal(CMD("kexec", "1\n"), (unsigned)RB_KEXEC);
+	assert_string_equal(why, "");
+	assert_int_equal(CMD("kexec", NULL), (unsigned)RB_KEXEC);
+	/* none loaded: one line, and a normal reboot */
+	assert_int_equal(CMD("kexec", "0\n"), (unsigned)RB_AUTOBOOT);
+	assert_non_null(strstr(why, "kexec: no kernel loaded"));
+	assert_int_equal(CMD("suspend", NULL), (unsigned)RB_POWER_OFF);
+	assert_non_null(strstr(why, "unknown verb 'suspend'"));
+	assert_int_equal(CMD(NULL, NULL), (unsigned)RB_POWER_OFF);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -489,6 +597,8 @@ int main(void)
 		cmocka_unit_test_setup(azure_ready, setup),
 		cmocka_unit_test_setup(geo_parse, setup),
 		cmocka_unit_test_setup(kexec_apply, setup),
+		cmocka_unit_test_setup(kexec_take, setup),
+		cmocka_unit_test_setup(shutdown_verb, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,6 +2,7 @@
 """VM layer, issue 17 (μCernVM parity): the boot log on every console, extra
 context from other partitions, Azure's ovf-env.xml and ready report, and
 every disk format booting to the test OS."""
+import contextlib
 import os
 import re
 import subprocess
@@ -9,6 +10,7 @@ import subprocess
 import pytest
 
 import qemu
+import testos
 from bootenv import BootEnv
 from conftest import BUILD
 
@@ -74,6 +76,8 @@ def test_serial_console_shows_the_boot(env, tmp_path):
     assert re.search(r'cvmboot: timing: total +\d+ ms', con), con[-3000:]
     assert re.search(r'cvmboot: hand-over: exec /sbin/init', con), con[-3000:]
     assert 'reboot: Power down' in con, con[-3000:]	# the test OS ran and powered off
+    # cvmfs-lite's log goes where PID 1's goes, not to /dev/console alone
+    assert re.search(r'cvmfs-lite: test\.cvmboot: root catalog', con), con[-3000:]
     # No user-data source here, so vSphere was asked too: off VMware the
     # backdoor port is left alone (no fault, no wait).
     assert re.search(r"vsphere: not VMware \(hypervisor '[^']*'", con), con[-3000:]
@@ -146,34 +150,25 @@ OVF_ENV = '''<?xml version="1.0" encoding="utf-8"?>
 '''
 
 
-def test_azure_ovf_env_and_ready_report(env, tmp_path):
-    """Azure: user-data is the CustomData of ovf-env.xml on the provisioning
-    CD; the VM then reports Ready to the fabric endpoint (168.63.129.16, a
-    local server here reached through a guestfwd): GET the goal state, POST
-    the health report with its incarnation, container and instance ids."""
-    import base64
+def azure_boot(env, tmp_path, cd):
+    """Boots with the provisioning CD image cd and a local fabric endpoint;
+    checks user-data from ovf-env.xml and the Ready report. Returns the
+    console and seconds to power-off."""
     from metadata import MetadataServer
-    ud = b'[ucernvm-begin]\ncvmfs_tag=v1\n[ucernvm-end]\n'
-    cd = tmp_path / 'azcd'
-    cd.mkdir()
-    (cd / 'ovf-env.xml').write_text(OVF_ENV % base64.b64encode(ud).decode())
-    iso = str(tmp_path / 'azure.iso')
-    subprocess.run(['xorriso', '-as', 'mkisofs', '-quiet', '-V', 'rd_rdfe_stable', '-R',
-                    '-o', iso, str(cd)], check=True, capture_output=True)
     with MetadataServer(tmp_path, 'azure') as fabric:
         net = env.net_args(forwards=[('168.63.129.16', 80, fabric.port),
                                      ('168.63.129.100', 80, env.web.port)],
                            net='168.63.129.0/24', host='168.63.129.2',
                            dhcpstart='168.63.129.15')
         log = str(tmp_path / 'azure.log')
-        extra = qemu.disk_args(blank(tmp_path, 'az.img')) + qemu.disk_args(iso, idx=1)
+        extra = qemu.disk_args(blank(tmp_path, 'az.img')) + qemu.disk_args(cd, idx=1)
         with qemu.VM(env.initrd(), log=log, net_args=net, extra=extra,
                      append='cvmfs_url=http://168.63.129.100/cvmfs/@fqrn@') as vm:
             took = vm.wait_exit(BOOT_S)
             con = vm.console()
         reqs = fabric.requests()
     assert took is not None, 'no power-off within %d s:\n%s' % (BOOT_S, con[-3000:])
-    assert 'user-data from azure (ovf-env.xml, %d bytes)' % len(ud) in con, con[-3000:]
+    assert 'user-data from azure (ovf-env.xml, %d bytes)' % len(AZURE_UD) in con, con[-3000:]
     assert re.search(r'cvmfs: mounted \S+ revision \d+ tag v1', con), con[-3000:]
     assert 'azure: reported Ready to 168.63.129.16' in con, con[-3000:]
     gets = [r for r in reqs if r['method'] == 'GET']
@@ -187,7 +182,93 @@ def test_azure_ovf_env_and_ready_report(env, tmp_path):
     assert '<InstanceId>7b2d4a8e-0000-4000-8000-cvmbootaz02.vm0</InstanceId>' in body, body
     assert '<State>Ready</State>' in body, body
     assert 'TESTOS: done' in con, con[-3000:]
+    return con, took
+
+
+AZURE_UD = b'[ucernvm-begin]\ncvmfs_tag=v1\n[ucernvm-end]\n'
+
+
+def ovf_env_xml():
+    import base64
+    return OVF_ENV % base64.b64encode(AZURE_UD).decode()
+
+
+def test_azure_ovf_env_and_ready_report(env, tmp_path):
+    """Azure: user-data is the CustomData of ovf-env.xml on the provisioning
+    CD (iso9660 here); the VM then reports Ready to the fabric endpoint
+    (168.63.129.16, a local server here reached through a guestfwd): GET the
+    goal state, POST the health report with its incarnation, container and
+    instance ids."""
+    cd = tmp_path / 'azcd'
+    cd.mkdir()
+    (cd / 'ovf-env.xml').write_text(ovf_env_xml())
+    iso = str(tmp_path / 'azure.iso')
+    subprocess.run(['xorriso', '-as', 'mkisofs', '-quiet', '-V', 'rd_rdfe_stable', '-R',
+                    '-o', iso, str(cd)], check=True, capture_output=True)
+    con, took = azure_boot(env, tmp_path, iso)
+    assert re.search(r'looking at /dev/vd\w+ \(iso9660\)', con), con[-3000:]
     print('azure: power-off after %.1f s' % took)
+
+
+UDF_INIT = '''#!/bin/busybox sh
+B=/bin/busybox
+$B mkdir -p /dev /mnt
+$B mount -t devtmpfs dev /dev
+for m in $($B ls /mods 2>/dev/null); do $B insmod /mods/$m; done
+for i in 1 2 3 4 5 6 7 8 9 10; do [ -b /dev/vda ] && break; $B sleep 1; done
+$B mount -t udf /dev/vda /mnt && $B cp /files/* /mnt/ && $B umount /mnt && echo UDF-WRITTEN
+$B poweroff -f
+'''
+
+
+def udf_cd(tmp_path, files, label):
+    """A UDF image as Azure's provisioning CD is (mkudffs of Debian's
+    udftools, 2048-byte blocks) holding files ({name: text}). mkudffs makes
+    it empty and this host may have no udf module, so a helper VM (the test
+    kernel, busybox, its virtio_blk and udf modules unless built in) copies
+    the files in."""
+    img = str(tmp_path / 'udf.img')
+    with open(img, 'wb') as f:
+        f.truncate(4 << 20)
+    subprocess.run(['mkudffs', '--media-type=hd', '--blocksize=2048', '--label=' + label, img],
+                   check=True, capture_output=True)
+    work = tmp_path / 'udf-helper'
+    (work / 'files').mkdir(parents=True)
+    args = ['--init', str(work / 'init')]
+    (work / 'init').write_text(UDF_INIT)
+    kver = qemu.kernel_release()
+    r = subprocess.run(['modprobe', '--show-depends', '-S', kver, 'udf'], capture_output=True,
+                       text=True)
+    # no module index for the kernel: everything built in
+    mods = qemu.module_files(kver, ['virtio_blk', 'udf']) if r.returncode == 0 else []
+    for n, m in enumerate(mods):
+        dst = str(work / ('%02d.ko' % n))
+        qemu.copy_module(m, dst)
+        args += ['--file', '%s:mods/%02d.ko' % (dst, n)]
+    for name, text in files.items():
+        (work / 'files' / name).write_text(text)
+        args += ['--file', '%s:files/%s' % (work / 'files' / name, name)]
+    cpio = str(work / 'helper.cpio')
+    subprocess.run([os.path.join(BUILD, 'cvmboot'), 'mkinitramfs'] + args +
+                   ['--file', '/bin/busybox:bin/busybox:0755', '-o', cpio], check=True)
+    log = str(tmp_path / 'udf-helper.log')
+    with qemu.VM(cpio, log=log, extra=qemu.disk_args(img)) as vm:
+        took = vm.wait_exit(120)
+        con = vm.console()
+    assert took is not None and 'UDF-WRITTEN' in con, con[-3000:]
+    return img
+
+
+def test_azure_ovf_env_on_udf(env, tmp_path):
+    """Azure's provisioning CD is UDF on most images: the same boot with
+    ovf-env.xml on a UDF image (no iso9660 at all) is read and reported."""
+    img = udf_cd(tmp_path, {'ovf-env.xml': ovf_env_xml()}, 'rd_rdfe_stable')
+    with open(img, 'rb') as f:
+        head = f.read(64 << 10)
+    assert b'NSR0' in head and b'CD001' not in head, 'not a UDF-only image'
+    con, took = azure_boot(env, tmp_path, img)
+    assert re.search(r'looking at /dev/vd\w+ \(udf\)', con), con[-3000:]
+    print('azure, UDF CD: power-off after %.1f s' % took)
 
 
 @pytest.fixture(scope='module')
@@ -226,28 +307,37 @@ def test_disk_format_boots(env, hdd, tmp_path, fmt):
     print('%s (%d bytes): power-off after %.1f s' % (fmt, os.path.getsize(out), took))
 
 
-def scratch_put(disk, files):
-    """Copies files ({relpath: source}) onto the scratch file system of disk
-    (partition 1, made by PID 1) through a loop device."""
+@contextlib.contextmanager
+def part1_loop(disk, readonly=False):
+    """A loop device on partition 1 of disk (the scratch file system PID 1
+    made)."""
     import json
     table = json.loads(subprocess.run(['sfdisk', '-J', disk], capture_output=True, text=True,
                                       check=True).stdout)['partitiontable']
     p1 = table['partitions'][0]
     sector = table.get('sectorsize', 512)
-    loop = subprocess.run(['losetup', '--find', '--show', '-o', str(p1['start'] * sector),
-                           '--sizelimit', str(p1['size'] * sector), disk],
+    loop = subprocess.run(['losetup', '--find', '--show'] + (['--read-only'] if readonly else []) +
+                          ['-o', str(p1['start'] * sector), '--sizelimit',
+                           str(p1['size'] * sector), disk],
                           capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        yield loop
+    finally:
+        subprocess.run(['losetup', '-d', loop], check=True)
+
+
+def scratch_put(disk, files):
+    """Copies files ({relpath: source}) onto the scratch file system of disk
+    through a loop device."""
     mnt = disk + '.mnt'
     os.makedirs(mnt, exist_ok=True)
-    try:
+    with part1_loop(disk) as loop:
         subprocess.run(['mount', '-t', 'ext4', loop, mnt], check=True)
         try:
             for rel, src in files.items():
                 subprocess.run(['cp', src, os.path.join(mnt, rel)], check=True)
         finally:
             subprocess.run(['umount', mnt], check=True)
-    finally:
-        subprocess.run(['losetup', '-d', loop], check=True)
 
 
 def test_kexec_update(env, tmp_path):
@@ -305,3 +395,104 @@ def test_kexec_update(env, tmp_path):
     assert 'Linux version' not in con3.split('corrupt payload refused', 1)[1]
     print('kexec: boot 1 %.1f s, boot 2 with the update %.1f s, boot 3 (refused) %.1f s'
           % (t1, t2, t3))
+
+
+def fs_state(disk):
+    """dumpe2fs -h of the scratch file system of disk."""
+    with part1_loop(disk, readonly=True) as loop:
+        return subprocess.run(['dumpe2fs', '-h', loop], capture_output=True, text=True,
+                              check=True).stdout
+
+
+def test_shutdown_kexec(env, tmp_path):
+    """systemctl kexec: the OS loads a kernel and returns to the initramfs
+    with `/run/initramfs/shutdown kexec`; PID 1 leaves the scratch disk clean
+    and boots the loaded kernel, which boots on the same scratch disk. With
+    no kernel loaded it says so in one line and reboots (QEMU exits)."""
+    initrd = env.initrd(tag='kx', name='initrd-kx.img')
+    env.publish('kx', version='1', files={
+        'boot/vmlinuz': qemu.kernel_path(), 'boot/initrd.img': initrd,
+        'bin/kexec-load': testos.kexec_loader(tmp_path)})
+    disk = blank(tmp_path, 'kx.img')
+    log = str(tmp_path / 'kx1.log')
+    with qemu.VM(initrd, log=log, net_args=env.net_args(), append='testos.kexec',
+                 extra=qemu.disk_args(disk)) as vm:
+        t_kexec = vm.wait_for('kexec: scratch disk left clean', BOOT_S)
+        t_up = vm.wait_for('TESTOS: boot 2', BOOT_S) if t_kexec else None
+        took = vm.wait_exit(BOOT_S)
+        con = vm.console()
+    assert took is not None and t_up is not None, con[-3000:]
+    assert 'TESTOS: kexec loaded' in con, con[-3000:]
+    before, after = con.split('kexec: scratch disk left clean', 1)
+    assert re.search(r'shutdown: /oldroot/mnt/\.rw read-only', before), before[-3000:]
+    assert 'Linux version' in after and 'cvmboot: banner:' in after, after[:3000]
+    assert 'TESTOS: boot 2' in after and 'TESTOS: done' in after, after[-3000:]
+    # no kernel loaded: one line, then a normal reboot (-no-reboot: QEMU exits)
+    log = str(tmp_path / 'kx2.log')
+    with qemu.VM(initrd, log=log, net_args=env.net_args(), append='testos.kexec-none',
+                 extra=qemu.disk_args(blank(tmp_path, 'kx2.img'))) as vm:
+        took2 = vm.wait_exit(BOOT_S)
+        con2 = vm.console()
+    assert took2 is not None, con2[-3000:]
+    assert 'shutdown: kexec: no kernel loaded (systemctl kexec or kexec -l loads one); ' \
+        'rebooting instead' in con2, con2[-3000:]
+    assert 'TESTOS: done' not in con2 and con2.count('Linux version') == 1, con2[-3000:]
+    st = fs_state(str(tmp_path / 'kx2.img'))
+    assert re.search(r'Filesystem state:\s+clean', st) and 'needs_recovery' not in st, st
+    print('shutdown kexec: shutdown to the next kernel\'s test OS %.1f s (boot 1 %.1f s); '
+          'no kernel loaded: reboot after %.1f s' % (t_up - t_kexec, t_kexec, took2))
+
+
+def test_repository_update(env, tmp_path):
+    """The repository publishes a newer payload in /.cvmboot/update
+    (`cvmboot mkupdate`): PID 1 copies it to kexec/ (verified), stops the
+    daemon, unmounts the scratch disk and kexecs; the new kernel boots on the
+    same disk and does not loop. A payload the kernel refuses (a corrupt
+    kernel) is refused in one line and the boot goes on."""
+    version = open(os.path.join(os.path.dirname(BUILD), 'VERSION')).read().strip()
+    kernel, mods = qemu.image_kernel(BUILD)
+
+    def payload(tag, ver, kern):
+        initrd = env.initrd(tag=tag, name='initrd-%s.img' % tag)
+        out = tmp_path / ('payload-' + tag)
+        r = subprocess.run([os.path.join(BUILD, 'cvmboot'), 'mkupdate', '--kernel', kern,
+                            '--initrd', os.path.join(BUILD, 'initramfs.cpio.xz'),
+                            *qemu.initrd_args(mods), '--initrd', env.config_cpio,
+                            '--version', ver,
+                            '-o', str(out)], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        env.publish(tag, version='1', files={'.cvmboot/update/' + f: str(out / f)
+                                             for f in os.listdir(str(out))})
+        return initrd
+
+    def boot(name, initrd):
+        log = str(tmp_path / (name + '.log'))
+        with qemu.VM(initrd, log=log, net_args=env.net_args(),
+                     extra=qemu.disk_args(blank(tmp_path, name + '.img'))) as vm:
+            took = vm.wait_exit(BOOT_S)
+            con = vm.console()
+        assert took is not None, '%s: no power-off within %d s:\n%s' % (name, BOOT_S,
+                                                                         con[-3000:])
+        return con, took
+
+    con, took = boot('upd', payload('upd', version + '.1', kernel))
+    assert 'update: repository payload %s.1 verified and copied to kexec/' % version in con, \
+        con[-3000:]
+    assert 'kexec: boot loader %s -> %s.1: unmounting the scratch disk' % (version, version) \
+        in con, con[-3000:]
+    after = con.split('kexec: boot loader', 1)[1]
+    assert 'Linux version %s ' % os.path.basename(kernel)[len('vmlinuz-'):] in after, after[:3000]
+    assert 'booted from payload %s.1, which runs boot loader %s: not applied again' % (
+        version, version) in after, after[-3000:]
+    assert after.count('kexec: boot loader') == 0, after[-3000:]
+    assert 'TESTOS: boot 1' in after and 'TESTOS: done' in after, after[-3000:]
+    # a payload whose kernel is no kernel: its hashes match, kexec_file_load refuses it
+    junk = tmp_path / 'junk-kernel'
+    junk.write_bytes(b'not a kernel\n' * 4096)
+    con2, took2 = boot('upd-bad', payload('upd-bad', version + '.2', str(junk)))
+    assert re.search(r'kexec: loading vmlinuz-%s\.2 initrd-%s\.2\.img failed: .*; booting on'
+                     % (re.escape(version), re.escape(version)), con2), con2[-3000:]
+    assert con2.count('Linux version') == 1, con2[-3000:]
+    assert 'TESTOS: boot 1' in con2 and 'TESTOS: done' in con2, con2[-3000:]
+    print('repository update: boot with the update %.1f s; refused payload %.1f s'
+          % (took, took2))
