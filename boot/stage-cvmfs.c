@@ -118,7 +118,9 @@ static int start_daemon(struct boot_ctx *ctx, const struct cvmfs_client_cfg *cfg
 
 		sscanf(line + 3, "%95s %llu %159s", hash, &rev, tag);
 		snprintf(ctx->mounted.hash, sizeof(ctx->mounted.hash), "%s", hash);
-		snprintf(ctx->mounted.tag, sizeof(ctx->mounted.tag), "%s",
+		/* A longer tag is cut to the field's size, visibly (the log prints it). */
+		snprintf(ctx->mounted.tag, sizeof(ctx->mounted.tag), "%.*s",
+			 (int)sizeof(ctx->mounted.tag) - 1,
 			 strcmp(tag, "-") != 0 ? tag : ctx->plan.tag);
 		ctx->revision = rev;
 		ctx->cvmfs_pid = pid;

@@ -4,6 +4,7 @@ platform reads (qemu-img info/check/compare), bit-identical when built
 twice, and the OVA's OVF descriptor is well-formed with every reference
 resolved (files, sizes, manifest hashes, disks, capacities)."""
 import hashlib
+import json
 import os
 import subprocess
 import tarfile
@@ -26,9 +27,36 @@ def hdd(tmp_path_factory):
     p = str(tmp_path_factory.mktemp('fmt') / 'cvmboot.hdd')
     subprocess.run([os.path.join(BUILD, 'cvmboot'), 'mkimage', '--kernel', kernel,
                     '--initrd', os.path.join(BUILD, 'initramfs.cpio.xz'), *qemu.initrd_args(mods),
-                    '--cmdline', 'console=ttyS0 console=tty0 quiet', '--hdd', p,
-                    '--hdd-size', '64'], check=True, capture_output=True)
+                    '--cmdline', 'console=ttyS0 console=tty0 quiet', '--hdd', p],
+                   check=True, capture_output=True)
     return p
+
+
+def test_raw_disk_is_as_small_as_its_partition(hdd, tmp_path):
+    """The raw disk ends with its one boot partition, which is sized to its
+    files (bytes + a little slack), and still holds them all; a --hdd-size
+    too small for that partition is refused by name, and nothing is left."""
+    kernel, mods = qemu.image_kernel(BUILD)
+    files = [kernel, os.path.join(BUILD, 'initramfs.cpio.xz')] + ([mods] if mods else [])
+    payload = sum(os.path.getsize(f) for f in files)
+    size = os.path.getsize(hdd)
+    out = subprocess.run(['sfdisk', '-J', hdd], capture_output=True, text=True, check=True).stdout
+    parts = json.loads(out)['partitiontable']['partitions']
+    assert len(parts) == 1 and parts[0]['start'] == 2048, parts
+    assert size == (parts[0]['start'] + parts[0]['size']) * 512, (size, parts)
+    assert payload < parts[0]['size'] * 512 <= payload * 1.03 + (1 << 20) + (512 << 10), \
+        (payload, parts[0]['size'] * 512)
+    # mtools reads the FAT at the partition's offset: the kernel and the initrd are there.
+    listing = subprocess.run(['mdir', '-i', '%s@@1M' % hdd, '-b', '::/cvmboot'],
+                             capture_output=True, text=True, check=True).stdout
+    assert 'vmlinuz' in listing and 'initrd.img' in listing, listing
+    small = str(tmp_path / 'small.hdd')
+    r = subprocess.run([os.path.join(BUILD, 'cvmboot'), 'mkimage', '--kernel', kernel,
+                        '--initrd', os.path.join(BUILD, 'initramfs.cpio.xz'), '--hdd', small,
+                        '--hdd-size', '2'], capture_output=True, text=True)
+    assert r.returncode == 2 and 'too small' in r.stderr and 'leave --hdd-size out' in r.stderr, \
+        r.stderr
+    assert not os.path.exists(small)
 
 
 def mkformat(fmt, src, out, sde='1700000000'):
@@ -116,7 +144,6 @@ def test_ova_descriptor(hdd, tmp_path):
         f = files[d.get(OVF_NS + 'fileRef')]
         info = subprocess.run(['qemu-img', 'info', '--output=json', str(x / f.get(OVF_NS + 'href'))],
                               capture_output=True, text=True, check=True).stdout
-        import json
         j = json.loads(info)
         assert j['format'] == 'vmdk' and 'streamOptimized' in info
         assert int(d.get(OVF_NS + 'capacity')) == j['virtual-size'], did
