@@ -305,6 +305,7 @@ static int tag_edit(const char *repo, const char *verb, const char *name, const 
 		rc = cvmfs_pub_fail(&e, -EBUSY, "%s: a publish or tag edit is running", repo);
 		goto out;
 	}
+	cvmfs_pub_store_sweep(&s);	/* temporary files of a killed publish */
 	/* Re-read under the lock, with the signature checked this time. */
 	rc = cvmfs_pub_manifest_load(repo, fqrn, &k.cert, &raw, &m, &e);
 	if (rc <= 0) {

@@ -37,6 +37,11 @@ struct cvmfs_pub_store {
 int cvmfs_pub_store_open(struct cvmfs_pub_store *s, const char *repo, enum cvmfs_hash_algo algo,
 			 struct cvmfs_pub_err *e);
 void cvmfs_pub_store_close(struct cvmfs_pub_store *s);
+/* Removes the temporary files a publish, tag edit or gc leaves when it is
+ * killed: data/txn/<x>.<pid>... and REPO/..cvmfs{published,reflog,whitelist}
+ * .tmp.<pid>, of this process or of one that no longer exists. Call with
+ * the repository lock held. Returns how many went. */
+unsigned cvmfs_pub_store_sweep(struct cvmfs_pub_store *s);
 /* Stores already-compressed bytes as object h with suffix (temp + rename;
  * skipped if the object exists). Thread-safe. Returns 0 or -errno. */
 int cvmfs_pub_store_put(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char suffix,

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* cvmfs-pub/publish.c: one publish: walk, store contents, catalogs, history, whitelist, then the signed manifest last. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -204,24 +203,6 @@ static int write_whitelist(const struct cvmfs_pub_opts *o, struct cvmfs_pub_sign
 		return cvmfs_pub_fail(e, rc, "%s/.cvmfswhitelist: cannot write: %s", o->repo,
 				      strerror(-rc));
 	return 0;
-}
-
-/* Leftovers of this run (and of crashed runs) in data/txn. */
-static void txn_clean(struct cvmfs_pub_store *s)
-{
-	int fd = openat(s->datafd, "txn", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *de;
-
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.')
-			unlinkat(fd, de->d_name, 0);
-	closedir(d);
 }
 
 /* The previous revision's catalogs load in a second thread while the
@@ -488,10 +469,12 @@ int cvmfs_pub_run(const struct cvmfs_pub_opts *o, struct cvmfs_pub_result *res,
 		rc = cvmfs_pub_fail(e, -EBUSY, "%s: another publish or tag edit is running", o->repo);
 		goto out;
 	}
+	/* what a killed run left (its temporary files), then this run's own */
+	cvmfs_pub_store_sweep(&s);
 	rc = publish(o, &k, &s, &rng, res, e);
 	res->objects_new = s.written;
 	res->objects_reused = s.reused;
-	txn_clean(&s);
+	cvmfs_pub_store_sweep(&s);
 out:
 	cvmfs_pub_store_close(&s);
 	if (have_rng)

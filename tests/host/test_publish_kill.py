@@ -118,6 +118,7 @@ def test_publish_killed_at_random_points(tmp_path, cvmboot):
         files = r.files()
         assert all(files[p] == d for p, d in want.items() if not p.endswith('.cvmfscatalog'))
         assert os.listdir(repo / 'data' / 'txn') == []
+        assert [n for n in os.listdir(repo) if '.tmp.' in n] == []
     finally:
         if web:
             web.stop()
