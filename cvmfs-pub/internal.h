@@ -215,7 +215,9 @@ const struct cvmfs_pub_prev_file *cvmfs_pub_prev_find(const struct cvmfs_pub_tre
 int cvmfs_pub_catalogs_write(struct cvmfs_pub_tree *t, struct cvmfs_pub_store *s, uint64_t revision,
 		       uint64_t now);
 /* history.c: new history object: the previous one (or a new one) plus
- * trunk/trunk-previous and the optional tag. */
+ * trunk/trunk-previous and the optional tag, minus tag rm; expire_before
+ * > 0 also removes the automatic (generic-<time>) tags older than it (Unix
+ * seconds), counted in *expired. */
 struct cvmfs_pub_tag {
 	const char *name, *description;
 	struct cvmfs_hash root;
@@ -223,7 +225,8 @@ struct cvmfs_pub_tag {
 };
 int cvmfs_pub_history_update(struct cvmfs_pub_store *s, const char *fqrn,
 		       const struct cvmfs_hash *prev, const struct cvmfs_pub_tag *add, int move_trunk,
-		       const char *rm, struct cvmfs_hash *out, struct cvmfs_pub_err *e);
+		       const char *rm, uint64_t expire_before, unsigned *expired,
+		       struct cvmfs_hash *out, struct cvmfs_pub_err *e);
 /* history.c: opens the history object h as a temporary SQLite file
  * (path into tmp, caller unlinks). */
 int cvmfs_pub_history_open(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char *tmp,

@@ -361,7 +361,9 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 				o->description, t.cats[0].hash, res->revision, (uint64_t)now,
 				t.cats[0].size };
 	rc = cvmfs_pub_history_update(s, o->fqrn, have_prev && (prev.have & CVMFS_MF_H) ? &prev.history
-				: NULL, &tag, 1, NULL, &hist, e);
+				: NULL, &tag, 1, NULL, o->auto_tag_timespan &&
+				o->auto_tag_timespan < (uint64_t)now ? (uint64_t)now -
+				o->auto_tag_timespan : 0, &res->tags_expired, &hist, e);
 	if (rc < 0)
 		goto out;
 	if ((rc = store_metainfo(o, s, have_prev ? &prev : NULL, &meta, e)) < 0)
