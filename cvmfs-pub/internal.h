@@ -256,6 +256,13 @@ int cvmfs_pub_reflog_build(struct cvmfs_pub_store *s, const char *fqrn,
 			   const struct cvmfs_pub_ref *add, size_t nadd,
 			   const struct cvmfs_pub_ref *drop, size_t ndrop, unsigned char **out,
 			   size_t *len, struct cvmfs_pub_err *e);
+/* Checks reflog file bytes against manifest m: their hash is m's Y, an
+ * SQLite reflog (schema 1.0/0) of m's fqrn whose rows are well formed, and
+ * it lists m's root catalog, certificate, history and meta-info. tmpfd: a
+ * directory for a temporary copy. Returns the number of references or
+ * -EBADMSG (err names what is wrong). */
+int cvmfs_pub_reflog_check(int tmpfd, const unsigned char *raw, size_t len,
+			   const struct cvmfs_manifest *m, struct cvmfs_pub_err *e);
 /* 0 if buf is one JSON object (syntax only), else -EINVAL. */
 int cvmfs_pub_json_object_check(const char *buf, size_t len);
 /* Upstream's meta-info keys with empty values; returns the length or -ENOSPC. */
