@@ -97,6 +97,7 @@ static int publish_usage(void)
 		"         [--chunk-min N] [--chunk-avg N] [--chunk-max N] (bytes, k/M/G suffix)\n"
 		"         [--whitelist-days N] [--threads N] [--rehash] [--no-auto-tag] [-v]\n"
 		"         [--meta-info FILE.json] [--auto-tag-timespan SPAN] [-q|--quiet]\n"
+		"         [--publish-time UNIX_SECONDS]\n"
 		"  Without --tag the revision is tagged generic-<UTC time> (as upstream does),\n"
 		"  unless --no-auto-tag. --auto-tag-timespan removes the generic-<time> tags\n"
 		"  older than SPAN (seconds, or 12h, 30d, 4w, or upstream's \"4 weeks ago\"), as\n"
@@ -104,7 +105,10 @@ static int publish_usage(void)
 		"  email, organisation, description, url, recommended-stratum0,\n"
 		"  recommended-stratum1s, custom) stays as it was unless --meta-info is given.\n"
 		"  On a terminal a progress line shows the phase, entries and bytes done and\n"
-		"  the rate; -q prints nothing but errors; -v adds each phase's time (stderr).\n");
+		"  the rate; -q prints nothing but errors; -v adds each phase's time (stderr).\n"
+		"  --publish-time stamps the revision with that time instead of now (still\n"
+		"  later than the previous revision's): the same tree and keys then give the\n"
+		"  same objects and root catalog, whatever --threads is.\n");
 	return 2;
 }
 
@@ -117,7 +121,8 @@ int cvmfs_pub_cli_publish(int argc, char **argv)
 		{ "chunk-avg", 1, 0, '2' }, { "chunk-max", 1, 0, '3' },
 		{ "whitelist-days", 1, 0, 'w' }, { "threads", 1, 0, 'j' }, { "rehash", 0, 0, 'r' },
 		{ "verbose", 0, 0, 'v' }, { "no-auto-tag", 0, 0, 'A' }, { "meta-info", 1, 0, 'M' },
-		{ "quiet", 0, 0, 'q' }, { "auto-tag-timespan", 1, 0, 'G' }, { 0, 0, 0, 0 },
+		{ "quiet", 0, 0, 'q' }, { "auto-tag-timespan", 1, 0, 'G' },
+		{ "publish-time", 1, 0, 'T' }, { 0, 0, 0, 0 },
 	};
 	struct cvmfs_pub_opts o = {
 		.algo = CVMFS_HASH_SHA1, .chunk_min = CVMFS_PUB_CHUNK_MIN,
@@ -129,6 +134,7 @@ int cvmfs_pub_cli_publish(int argc, char **argv)
 	char hex[CVMFS_HASH_HEX_MAX];
 	int c, rc, a, quiet = 0;
 	uint64_t v;
+	char *end;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "vq", lo, NULL)) != -1) {
@@ -157,6 +163,14 @@ int cvmfs_pub_cli_publish(int argc, char **argv)
 		case 'v': o.verbose = 1; break;
 		case 'A': o.no_auto_tag = 1; break;
 		case 'M': o.meta_info = optarg; break;
+		case 'T':
+			o.publish_time = strtoull(optarg, &end, 10);
+			if (*optarg < '1' || *optarg > '9' || *end) {
+				fprintf(stderr, "cvmboot publish: --publish-time '%s': give Unix "
+					"seconds\n", optarg);
+				return 2;
+			}
+			break;
 		case 'G':
 			o.auto_tag_timespan = parse_span(optarg);
 			if (o.auto_tag_timespan == 0) {

@@ -104,6 +104,8 @@ struct cvmfs_pub_opts {
 	uint64_t auto_tag_timespan;	/* > 0: remove generic-<time> tags older than this
 					 * many seconds (upstream's CVMFS_AUTO_TAG_TIMESPAN) */
 	const char *meta_info;		/* JSON file for the meta-info object, or NULL: keep */
+	uint64_t publish_time;		/* > 0: the revision's timestamp (Unix seconds; still
+					 * later than the previous one), else now */
 	int verbose;
 	int progress;			/* a live progress line on stdout (a terminal) */
 };

@@ -309,14 +309,18 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 	unsigned char *reflog = NULL;
 	size_t reflog_len = 0;
 	struct timespec rt;
-	time_t now;
+	time_t now, wall;
 	unsigned ms;
 	double t0 = now_s();
 	int rc, have_prev;
 
 	clock_gettime(CLOCK_REALTIME, &rt);
-	now = rt.tv_sec;
+	wall = now = rt.tv_sec;
 	ms = (unsigned)(rt.tv_nsec / 1000000);
+	if (o->publish_time) {		/* reproducible: the same tree gives the same objects */
+		now = (time_t)o->publish_time;
+		ms = 0;
+	}
 
 	memset(&prev, 0, sizeof(prev));
 	have_prev = cvmfs_pub_manifest_load(o->repo, o->fqrn, &k->cert, &raw, &prev, e);
@@ -362,7 +366,7 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 				t.cats[0].size };
 	rc = cvmfs_pub_history_update(s, o->fqrn, have_prev && (prev.have & CVMFS_MF_H) ? &prev.history
 				: NULL, &tag, 1, NULL, o->auto_tag_timespan &&
-				o->auto_tag_timespan < (uint64_t)now ? (uint64_t)now -
+				o->auto_tag_timespan < (uint64_t)wall ? (uint64_t)wall -
 				o->auto_tag_timespan : 0, &res->tags_expired, &hist, e);
 	if (rc < 0)
 		goto out;
@@ -375,7 +379,7 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 	if ((rc = cvmfs_pub_reflog_build(s, o->fqrn, refs, 4, NULL, 0, &reflog, &reflog_len,
 					 e)) < 0)
 		goto out;
-	if ((rc = write_whitelist(o, k, rng, now, e)) < 0)
+	if ((rc = write_whitelist(o, k, rng, wall, e)) < 0)
 		goto out;
 	memset(&m, 0, sizeof(m));
 	m.have = CVMFS_MF_N | CVMFS_MF_X | CVMFS_MF_H | CVMFS_MF_T | CVMFS_MF_M | CVMFS_MF_Y;
