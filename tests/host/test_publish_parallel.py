@@ -9,21 +9,11 @@ large files cut into many chunks, some shared between files."""
 import hashlib
 import os
 
-import pytest
-
-from cvmfsrepo import Repo, keygen, publish
+from cvmfsrepo import Repo, keygen, publish, rand
 
 FQRN = 'test.repo'
 CHUNKS = dict(chunk_min='64k', chunk_avg='128k', chunk_max='256k')
 WHEN = 1767225600           # 2026-01-01T00:00:00Z
-
-
-def rand(n, seed):
-    out, h = bytearray(), hashlib.sha256(seed.encode()).digest()
-    while len(out) < n:
-        h = hashlib.sha256(h).digest()
-        out += h
-    return bytes(out[:n])
 
 
 def tree(src):
