@@ -51,7 +51,7 @@ int cvmfs_pub_store_open(struct cvmfs_pub_store *s, const char *repo, enum cvmfs
 	return 0;
 }
 
-/* The process id in a temporary name after prefix ("o.", ".cvmfspublished.tmp.");
+/* The process id in a temporary name after prefix ("o.", "..cvmfspublished.tmp.");
  * 0 if the name does not have that shape. */
 static pid_t tmp_pid(const char *name, const char *prefix)
 {
