@@ -58,6 +58,37 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* A time span in seconds: N, N followed by s/m/h/d/w, or upstream's
+ * CVMFS_AUTO_TAG_TIMESPAN form "N <unit>[s] ago" (unit second, minute,
+ * hour, day, week). 0 if it is none of these. */
+static uint64_t parse_span(const char *s)
+{
+	static const struct { const char *word; char unit; uint64_t sec; } u[] = {
+		{ "second", 's', 1 }, { "minute", 'm', 60 }, { "hour", 'h', 3600 },
+		{ "day", 'd', 86400 }, { "week", 'w', 604800 },
+	};
+	char *end;
+	unsigned long long v;
+	size_t i, n;
+
+	if (*s < '0' || *s > '9')
+		return 0;
+	v = strtoull(s, &end, 10);
+	if (*end == '\0')
+		return v;
+	for (i = 0; i < sizeof(u) / sizeof(u[0]); i++) {
+		if (end[0] == u[i].unit && end[1] == '\0')
+			return v * u[i].sec;
+		n = strlen(u[i].word);
+		if (*end == ' ' && strncmp(end + 1, u[i].word, n) == 0) {
+			end += 1 + n;
+			end += *end == 's';
+			return strcmp(end, " ago") == 0 ? v * u[i].sec : 0;
+		}
+	}
+	return 0;
+}
+
 static int publish_usage(void)
 {
 	fprintf(stderr,
@@ -65,13 +96,19 @@ static int publish_usage(void)
 		"         [--description TEXT] [--hash sha1|rmd160|shake128]\n"
 		"         [--chunk-min N] [--chunk-avg N] [--chunk-max N] (bytes, k/M/G suffix)\n"
 		"         [--whitelist-days N] [--threads N] [--rehash] [--no-auto-tag] [-v]\n"
-		"         [--meta-info FILE.json] [-q|--quiet]\n"
+		"         [--meta-info FILE.json] [--auto-tag-timespan SPAN] [-q|--quiet]\n"
+		"         [--publish-time UNIX_SECONDS]\n"
 		"  Without --tag the revision is tagged generic-<UTC time> (as upstream does),\n"
-		"  unless --no-auto-tag. The meta-info object (a JSON object: administrator,\n"
+		"  unless --no-auto-tag. --auto-tag-timespan removes the generic-<time> tags\n"
+		"  older than SPAN (seconds, or 12h, 30d, 4w, or upstream's \"4 weeks ago\"), as\n"
+		"  upstream's CVMFS_AUTO_TAG_TIMESPAN does; named tags stay. The meta-info object (a JSON object: administrator,\n"
 		"  email, organisation, description, url, recommended-stratum0,\n"
 		"  recommended-stratum1s, custom) stays as it was unless --meta-info is given.\n"
 		"  On a terminal a progress line shows the phase, entries and bytes done and\n"
-		"  the rate; -q prints nothing but errors; -v adds each phase's time (stderr).\n");
+		"  the rate; -q prints nothing but errors; -v adds each phase's time (stderr).\n"
+		"  --publish-time stamps the revision with that time instead of now (still\n"
+		"  later than the previous revision's): the same tree and keys then give the\n"
+		"  same objects and root catalog, whatever --threads is.\n");
 	return 2;
 }
 
@@ -84,7 +121,8 @@ int cvmfs_pub_cli_publish(int argc, char **argv)
 		{ "chunk-avg", 1, 0, '2' }, { "chunk-max", 1, 0, '3' },
 		{ "whitelist-days", 1, 0, 'w' }, { "threads", 1, 0, 'j' }, { "rehash", 0, 0, 'r' },
 		{ "verbose", 0, 0, 'v' }, { "no-auto-tag", 0, 0, 'A' }, { "meta-info", 1, 0, 'M' },
-		{ "quiet", 0, 0, 'q' }, { 0, 0, 0, 0 },
+		{ "quiet", 0, 0, 'q' }, { "auto-tag-timespan", 1, 0, 'G' },
+		{ "publish-time", 1, 0, 'T' }, { 0, 0, 0, 0 },
 	};
 	struct cvmfs_pub_opts o = {
 		.algo = CVMFS_HASH_SHA1, .chunk_min = CVMFS_PUB_CHUNK_MIN,
@@ -96,6 +134,7 @@ int cvmfs_pub_cli_publish(int argc, char **argv)
 	char hex[CVMFS_HASH_HEX_MAX];
 	int c, rc, a, quiet = 0;
 	uint64_t v;
+	char *end;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "vq", lo, NULL)) != -1) {
@@ -124,6 +163,22 @@ int cvmfs_pub_cli_publish(int argc, char **argv)
 		case 'v': o.verbose = 1; break;
 		case 'A': o.no_auto_tag = 1; break;
 		case 'M': o.meta_info = optarg; break;
+		case 'T':
+			o.publish_time = strtoull(optarg, &end, 10);
+			if (*optarg < '1' || *optarg > '9' || *end) {
+				fprintf(stderr, "cvmboot publish: --publish-time '%s': give Unix "
+					"seconds\n", optarg);
+				return 2;
+			}
+			break;
+		case 'G':
+			o.auto_tag_timespan = parse_span(optarg);
+			if (o.auto_tag_timespan == 0) {
+				fprintf(stderr, "cvmboot publish: --auto-tag-timespan '%s': not a time "
+					"span; give seconds, 12h, 30d, 4w or \"4 weeks ago\"\n", optarg);
+				return 2;
+			}
+			break;
 		default: return publish_usage();
 		}
 	}
@@ -156,6 +211,9 @@ int cvmfs_pub_cli_publish(int argc, char **argv)
 	       "%llu catalogs written; %.3f s\n", (unsigned long long)r.files,
 	       (unsigned long long)r.bytes, (unsigned long long)r.objects_new,
 	       (unsigned long long)r.objects_reused, (unsigned long long)r.catalogs_new, r.seconds);
+	if (r.tags_expired)
+		printf("  %u generic tags older than %llu s removed (cvmboot gc reclaims what only "
+		       "they kept)\n", r.tags_expired, (unsigned long long)o.auto_tag_timespan);
 	return 0;
 }
 
@@ -305,6 +363,7 @@ static int tag_edit(const char *repo, const char *verb, const char *name, const 
 		rc = cvmfs_pub_fail(&e, -EBUSY, "%s: a publish or tag edit is running", repo);
 		goto out;
 	}
+	cvmfs_pub_store_sweep(&s);	/* temporary files of a killed publish */
 	/* Re-read under the lock, with the signature checked this time. */
 	rc = cvmfs_pub_manifest_load(repo, fqrn, &k.cert, &raw, &m, &e);
 	if (rc <= 0) {
@@ -321,7 +380,7 @@ static int tag_edit(const char *repo, const char *verb, const char *name, const 
 	t.description = desc;
 	nm = m;
 	rc = cvmfs_pub_history_update(&s, fqrn, (m.have & CVMFS_MF_H) ? &m.history : NULL, add ? &t : NULL,
-				0, add ? NULL : name, &nm.history, &e);
+				0, add ? NULL : name, 0, NULL, &nm.history, &e);
 	if (rc < 0)
 		goto out;
 	nm.have |= CVMFS_MF_H | CVMFS_MF_T | CVMFS_MF_Y;

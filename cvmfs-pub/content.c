@@ -147,17 +147,20 @@ static int store_fail(struct worker *w, const struct cvmfs_pub_node *nd, int rc)
 }
 
 /* Reads [off, off + size) of fd, compresses and hashes it into w->cur.
- * Memory: one compressed object, bounded by chunk_max, whatever the file. */
+ * Memory: one compressed object, bounded by chunk_max, whatever the file.
+ * to_eof: the range ends the file; its last read asks for one byte more, so
+ * that a file that grew is seen without another system call. */
 static int compress_range(struct worker *w, const struct cvmfs_pub_node *nd, int fd, uint64_t off,
-			  uint64_t size, struct cvmfs_hash *h)
+			  uint64_t size, int to_eof, struct cvmfs_hash *h)
 {
 	uint64_t done = 0;
-	int rc;
+	int rc, probed = !to_eof;
 
 	w->cur.len = 0;
 	deflateReset(&w->z);
-	while (done < size) {
-		size_t want = size - done > PUB_READ_BUF ? PUB_READ_BUF : (size_t)(size - done);
+	while (done < size || !probed) {
+		size_t want = size - done >= PUB_READ_BUF ? PUB_READ_BUF :
+			      (size_t)(size - done) + (size_t)!probed;
 		ssize_t r = pread(fd, w->in, want, (off_t)(off + done));
 
 		if (r < 0 && errno == EINTR)
@@ -165,11 +168,17 @@ static int compress_range(struct worker *w, const struct cvmfs_pub_node *nd, int
 		if (r < 0)
 			return cvmfs_pub_fail(w->t->e, -errno, "%s%s: read error: %s", w->t->o->src,
 					      nd->path, strerror(errno));
-		if (r == 0)
+		if (want > size - done)
+			probed = 1;	/* this read asked past the end */
+		if ((uint64_t)r > size - done)
+			return cvmfs_pub_fail(w->t->e, -EAGAIN, "%s%s: changed while being published "
+					      "(grew); publish from a tree nobody writes to",
+					      w->t->o->src, nd->path);
+		if (r == 0 && done < size)
 			return cvmfs_pub_fail(w->t->e, -EAGAIN, "%s%s: changed while being published "
 					      "(shrank); publish from a tree nobody writes to",
 					      w->t->o->src, nd->path);
-		if ((rc = zfeed(w, w->in, (size_t)r, 0)) < 0)
+		if (r > 0 && (rc = zfeed(w, w->in, (size_t)r, 0)) < 0)
 			return store_fail(w, nd, rc);
 		done += (uint64_t)r;
 	}
@@ -187,16 +196,8 @@ static int do_small(struct worker *w, struct cvmfs_pub_content *c)
 
 	if (fd < 0)
 		return fd;
-	rc = compress_range(w, nd, fd, 0, nd->size, &c->h);
-	if (rc == 0) {
-		char one;
-
-		/* EOF exactly at the size we saw: a file that grew is a change */
-		if (pread(fd, &one, 1, (off_t)nd->size) > 0)
-			rc = cvmfs_pub_fail(w->t->e, -EAGAIN, "%s%s: changed while being published "
-					    "(grew); publish from a tree nobody writes to",
-					    w->t->o->src, nd->path);
-	}
+	/* EOF exactly at the size we saw: a file that grew is a change */
+	rc = compress_range(w, nd, fd, 0, nd->size, 1, &c->h);
 	if (rc == 0 && (rc = cvmfs_pub_store_put(w->s, &c->h, CVMFS_SUFFIX_NONE, w->cur.p,
 						 w->cur.len)) < 0)
 		rc = store_fail(w, nd, rc);
@@ -302,7 +303,7 @@ static int do_chunk(struct worker *w, struct cvmfs_pub_content *c, uint32_t k)
 
 	if (fd < 0)
 		return fd;
-	rc = compress_range(w, nd, fd, ch->off, ch->size, &ch->h);
+	rc = compress_range(w, nd, fd, ch->off, ch->size, 0, &ch->h);
 	if (rc == 0 && (rc = cvmfs_pub_store_put(w->s, &ch->h, c->nchunks == 1 ? CVMFS_SUFFIX_NONE :
 						 CVMFS_SUFFIX_PARTIAL, w->cur.p, w->cur.len)) < 0)
 		rc = store_fail(w, nd, rc);

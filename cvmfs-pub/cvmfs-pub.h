@@ -101,7 +101,11 @@ struct cvmfs_pub_opts {
 	unsigned threads;		/* 0: one per CPU */
 	int rehash;			/* do not trust size+mtime of the previous revision */
 	int no_auto_tag;		/* no tag given: add none (else generic-<time>) */
+	uint64_t auto_tag_timespan;	/* > 0: remove generic-<time> tags older than this
+					 * many seconds (upstream's CVMFS_AUTO_TAG_TIMESPAN) */
 	const char *meta_info;		/* JSON file for the meta-info object, or NULL: keep */
+	uint64_t publish_time;		/* > 0: the revision's timestamp (Unix seconds; still
+					 * later than the previous one), else now */
 	int verbose;
 	int progress;			/* a live progress line on stdout (a terminal) */
 };
@@ -118,6 +122,7 @@ struct cvmfs_pub_result {
 	char tag[64];			/* the tag added ("" if none; may be cut short) */
 	uint64_t revision, files, bytes;
 	uint64_t objects_new, objects_reused, catalogs_new;
+	unsigned tags_expired;		/* generic-<time> tags removed (auto_tag_timespan) */
 	struct cvmfs_hash root;
 	double seconds;
 };

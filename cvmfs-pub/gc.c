@@ -440,6 +440,8 @@ static int gc_run(const struct gc_opts *o, struct cvmfs_pub_err *e)
 				    o->repo);
 		goto out;
 	}
+	if (!o->dry_run)
+		cvmfs_pub_store_sweep(&s);	/* temporary files of a killed publish */
 	/* Re-read under the lock (checked with the certificate when we have it). */
 	if (have_keys) {
 		rc = cvmfs_pub_manifest_load(o->repo, fqrn, &k.cert, &raw, &m, e);

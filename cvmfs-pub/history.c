@@ -55,8 +55,66 @@ static int put_tag(sqlite3 *db, const char *name, const char *desc, const struct
 	return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
+/* An automatic tag's name, as upstream's cvmfs_server recognises them when
+ * CVMFS_AUTO_TAG_TIMESPAN expires them: generic[_N]-YYYY-MM-DDThh:mm:ssZ,
+ * here also with the milliseconds (.sss) our generic tags carry. */
+static int is_auto_tag(const char *n)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+	size_t i;
+
+	if (strncmp(n, "generic", 7) != 0)
+		return 0;
+	n += 7;
+	if (*n == '_') {
+		if (!(*++n >= '0' && *n <= '9'))
+			return 0;
+		while (*n >= '0' && *n <= '9')
+			n++;
+	}
+	if (*n++ != '-')
+		return 0;
+	for (i = 0; i < sizeof(shape) - 1; i++, n++)
+		if (shape[i] == 'd' ? !(*n >= '0' && *n <= '9') : *n != shape[i])
+			return 0;
+	if (n[0] == '.' && n[1] >= '0' && n[1] <= '9' && n[2] >= '0' && n[2] <= '9' &&
+	    n[3] >= '0' && n[3] <= '9')
+		n += 4;
+	return strcmp(n, "Z") == 0;
+}
+
+static void auto_tag_fn(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+	const char *name = (const char *)sqlite3_value_text(argv[0]);
+
+	(void)argc;
+	sqlite3_result_int(cx, name && is_auto_tag(name));
+}
+
+/* Removes the automatic tags whose timestamp is before `before`; counts them. */
+static int expire_auto_tags(sqlite3 *db, uint64_t before, unsigned *expired)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_create_function(db, "cvmboot_auto_tag", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+				    NULL, auto_tag_fn, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "DELETE FROM tags WHERE timestamp < ? AND cvmboot_auto_tag(name)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		sqlite3_finalize(st);
+		return -EIO;
+	}
+	sqlite3_bind_int64(st, 1, (int64_t)before);
+	rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -EIO;
+	sqlite3_finalize(st);
+	if (rc == 0)
+		*expired += (unsigned)sqlite3_changes(db);
+	return rc;
+}
+
 static int edit(sqlite3 *db, const char *fqrn, const struct cvmfs_hash *prev,
-		const struct cvmfs_pub_tag *add, int move_trunk, const char *rm, struct cvmfs_pub_err *e)
+		const struct cvmfs_pub_tag *add, int move_trunk, const char *rm,
+		uint64_t expire_before, unsigned *expired, struct cvmfs_pub_err *e)
 {
 	char hex[CVMFS_HASH_HEX_MAX], sql[256];
 	int rc;
@@ -118,13 +176,16 @@ static int edit(sqlite3 *db, const char *fqrn, const struct cvmfs_hash *prev,
 			return cvmfs_pub_fail(e, -ENOENT, "no tag named '%s' ('cvmboot tag REPO list' "
 					      "shows them)", rm);
 	}
+	if (expire_before && expire_auto_tags(db, expire_before, expired) < 0)
+		return -EIO;
 	return 0;
 }
 
 /* see internal.h */
 int cvmfs_pub_history_update(struct cvmfs_pub_store *s, const char *fqrn,
 		       const struct cvmfs_hash *prev, const struct cvmfs_pub_tag *add, int move_trunk,
-		       const char *rm, struct cvmfs_hash *out, struct cvmfs_pub_err *e)
+		       const char *rm, uint64_t expire_before, unsigned *expired,
+		       struct cvmfs_hash *out, struct cvmfs_pub_err *e)
 {
 	char tmp[256];
 	sqlite3 *db = NULL;
@@ -150,7 +211,7 @@ int cvmfs_pub_history_update(struct cvmfs_pub_store *s, const char *fqrn,
 	if (rc == 0 && !prev && sqlite3_exec(db, ddl, NULL, NULL, NULL) != SQLITE_OK)
 		rc = -EIO;
 	if (rc == 0)
-		rc = edit(db, fqrn, prev, add, move_trunk, rm, e);
+		rc = edit(db, fqrn, prev, add, move_trunk, rm, expire_before, expired, e);
 	if (rc == 0 && sqlite3_exec(db, "COMMIT;", NULL, NULL, NULL) != SQLITE_OK)
 		rc = sqlite3_errcode(db) == SQLITE_FULL ? -ENOSPC : -EIO;
 	sqlite3_close(db);

@@ -576,6 +576,50 @@ out:
 	return rc;
 }
 
+/* The meta-info object (M: one JSON object) and the reflog (Y: the file
+ * .cvmfsreflog, hash, schema, the manifest's root objects listed), which
+ * upstream's gc and replication trust. A repository without them (older
+ * upstream) is reported, not failed. */
+static int check_meta_reflog(struct insp *in, const struct cvmfs_manifest *m)
+{
+	unsigned char *buf = NULL;
+	size_t len;
+	int rc;
+
+	if (!(m->have & CVMFS_MF_M)) {
+		printf("meta-info:          (none in the manifest)\n");
+	} else {
+		if ((rc = check_object(in, &m->meta, CVMFS_SUFFIX_META, -1, "meta-info")) < 0)
+			return rc;
+		rc = cvmfs_pub_store_get(&in->s, &m->meta, CVMFS_SUFFIX_META, CVMFS_PUB_METAINFO_MAX,
+					 &buf, &len);
+		if (rc < 0)
+			return cvmfs_pub_fail(in->e, rc, "meta-info object: unreadable or larger than "
+					      "%u bytes", CVMFS_PUB_METAINFO_MAX);
+		rc = cvmfs_pub_json_object_check((const char *)buf, len);
+		free(buf);
+		if (rc < 0)
+			return cvmfs_pub_fail(in->e, -EBADMSG, "meta-info object: not one JSON "
+					      "object");
+		printf("meta-info:          OK (%zu bytes of JSON)\n", len);
+	}
+	if (!(m->have & CVMFS_MF_Y)) {
+		printf("reflog:             (none in the manifest)\n");
+		return 0;
+	}
+	fetch(in, ".cvmfsreflog");
+	rc = cvmfs_pub_read_file(in->s.repofd, ".cvmfsreflog", (size_t)1 << 30, &buf, &len);
+	if (rc < 0)
+		return cvmfs_pub_fail(in->e, rc, ".cvmfsreflog: the manifest names one (Y) but it "
+				      "cannot be read: %s", strerror(-rc));
+	rc = cvmfs_pub_reflog_check(in->s.tmpfd, buf, len, m, in->e);
+	free(buf);
+	if (rc < 0)
+		return rc;
+	printf("reflog:             OK (%d references, the manifest's listed)\n", rc);
+	return 0;
+}
+
 /* see cvmfs-pub.h */
 int cvmfs_pub_inspect_run(const struct cvmfs_pub_inspect_opts *o, struct cvmfs_pub_err *e)
 {
@@ -624,6 +668,8 @@ int cvmfs_pub_inspect_run(const struct cvmfs_pub_inspect_opts *o, struct cvmfs_p
 			goto out;
 	}
 	if ((rc = check_tags(&in, &m)) < 0)
+		goto out;
+	if (o->verify && (rc = check_meta_reflog(&in, &m)) < 0)
 		goto out;
 	if (o->verify)
 		printf("verified: %llu catalogs, %llu entries, %llu objects (%llu bytes): all OK\n",

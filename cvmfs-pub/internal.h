@@ -37,6 +37,11 @@ struct cvmfs_pub_store {
 int cvmfs_pub_store_open(struct cvmfs_pub_store *s, const char *repo, enum cvmfs_hash_algo algo,
 			 struct cvmfs_pub_err *e);
 void cvmfs_pub_store_close(struct cvmfs_pub_store *s);
+/* Removes the temporary files a publish, tag edit or gc leaves when it is
+ * killed: data/txn/<x>.<pid>... and REPO/..cvmfs{published,reflog,whitelist}
+ * .tmp.<pid>, of this process or of one that no longer exists. Call with
+ * the repository lock held. Returns how many went. */
+unsigned cvmfs_pub_store_sweep(struct cvmfs_pub_store *s);
 /* Stores already-compressed bytes as object h with suffix (temp + rename;
  * skipped if the object exists). Thread-safe. Returns 0 or -errno. */
 int cvmfs_pub_store_put(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char suffix,
@@ -210,7 +215,9 @@ const struct cvmfs_pub_prev_file *cvmfs_pub_prev_find(const struct cvmfs_pub_tre
 int cvmfs_pub_catalogs_write(struct cvmfs_pub_tree *t, struct cvmfs_pub_store *s, uint64_t revision,
 		       uint64_t now);
 /* history.c: new history object: the previous one (or a new one) plus
- * trunk/trunk-previous and the optional tag. */
+ * trunk/trunk-previous and the optional tag, minus tag rm; expire_before
+ * > 0 also removes the automatic (generic-<time>) tags older than it (Unix
+ * seconds), counted in *expired. */
 struct cvmfs_pub_tag {
 	const char *name, *description;
 	struct cvmfs_hash root;
@@ -218,7 +225,8 @@ struct cvmfs_pub_tag {
 };
 int cvmfs_pub_history_update(struct cvmfs_pub_store *s, const char *fqrn,
 		       const struct cvmfs_hash *prev, const struct cvmfs_pub_tag *add, int move_trunk,
-		       const char *rm, struct cvmfs_hash *out, struct cvmfs_pub_err *e);
+		       const char *rm, uint64_t expire_before, unsigned *expired,
+		       struct cvmfs_hash *out, struct cvmfs_pub_err *e);
 /* history.c: opens the history object h as a temporary SQLite file
  * (path into tmp, caller unlinks). */
 int cvmfs_pub_history_open(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char *tmp,
@@ -248,6 +256,13 @@ int cvmfs_pub_reflog_build(struct cvmfs_pub_store *s, const char *fqrn,
 			   const struct cvmfs_pub_ref *add, size_t nadd,
 			   const struct cvmfs_pub_ref *drop, size_t ndrop, unsigned char **out,
 			   size_t *len, struct cvmfs_pub_err *e);
+/* Checks reflog file bytes against manifest m: their hash is m's Y, an
+ * SQLite reflog (schema 1.0/0) of m's fqrn whose rows are well formed, and
+ * it lists m's root catalog, certificate, history and meta-info. tmpfd: a
+ * directory for a temporary copy. Returns the number of references or
+ * -EBADMSG (err names what is wrong). */
+int cvmfs_pub_reflog_check(int tmpfd, const unsigned char *raw, size_t len,
+			   const struct cvmfs_manifest *m, struct cvmfs_pub_err *e);
 /* 0 if buf is one JSON object (syntax only), else -EINVAL. */
 int cvmfs_pub_json_object_check(const char *buf, size_t len);
 /* Upstream's meta-info keys with empty values; returns the length or -ENOSPC. */

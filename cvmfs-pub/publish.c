@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* cvmfs-pub/publish.c: one publish: walk, store contents, catalogs, history, whitelist, then the signed manifest last. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -206,24 +205,6 @@ static int write_whitelist(const struct cvmfs_pub_opts *o, struct cvmfs_pub_sign
 	return 0;
 }
 
-/* Leftovers of this run (and of crashed runs) in data/txn. */
-static void txn_clean(struct cvmfs_pub_store *s)
-{
-	int fd = openat(s->datafd, "txn", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	struct dirent *de;
-
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	while ((de = readdir(d)))
-		if (de->d_name[0] != '.')
-			unlinkat(fd, de->d_name, 0);
-	closedir(d);
-}
-
 /* The previous revision's catalogs load in a second thread while the
  * source tree is walked: the two touch disjoint parts of the tree (pcats,
  * pfiles vs nodes, contents, cats) and the error record has its lock. */
@@ -328,14 +309,18 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 	unsigned char *reflog = NULL;
 	size_t reflog_len = 0;
 	struct timespec rt;
-	time_t now;
+	time_t now, wall;
 	unsigned ms;
 	double t0 = now_s();
 	int rc, have_prev;
 
 	clock_gettime(CLOCK_REALTIME, &rt);
-	now = rt.tv_sec;
+	wall = now = rt.tv_sec;
 	ms = (unsigned)(rt.tv_nsec / 1000000);
+	if (o->publish_time) {		/* reproducible: the same tree gives the same objects */
+		now = (time_t)o->publish_time;
+		ms = 0;
+	}
 
 	memset(&prev, 0, sizeof(prev));
 	have_prev = cvmfs_pub_manifest_load(o->repo, o->fqrn, &k->cert, &raw, &prev, e);
@@ -380,7 +365,9 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 				o->description, t.cats[0].hash, res->revision, (uint64_t)now,
 				t.cats[0].size };
 	rc = cvmfs_pub_history_update(s, o->fqrn, have_prev && (prev.have & CVMFS_MF_H) ? &prev.history
-				: NULL, &tag, 1, NULL, &hist, e);
+				: NULL, &tag, 1, NULL, o->auto_tag_timespan &&
+				o->auto_tag_timespan < (uint64_t)wall ? (uint64_t)wall -
+				o->auto_tag_timespan : 0, &res->tags_expired, &hist, e);
 	if (rc < 0)
 		goto out;
 	if ((rc = store_metainfo(o, s, have_prev ? &prev : NULL, &meta, e)) < 0)
@@ -392,7 +379,7 @@ static int publish(const struct cvmfs_pub_opts *o, struct cvmfs_pub_signer *k,
 	if ((rc = cvmfs_pub_reflog_build(s, o->fqrn, refs, 4, NULL, 0, &reflog, &reflog_len,
 					 e)) < 0)
 		goto out;
-	if ((rc = write_whitelist(o, k, rng, now, e)) < 0)
+	if ((rc = write_whitelist(o, k, rng, wall, e)) < 0)
 		goto out;
 	memset(&m, 0, sizeof(m));
 	m.have = CVMFS_MF_N | CVMFS_MF_X | CVMFS_MF_H | CVMFS_MF_T | CVMFS_MF_M | CVMFS_MF_Y;
@@ -488,10 +475,12 @@ int cvmfs_pub_run(const struct cvmfs_pub_opts *o, struct cvmfs_pub_result *res,
 		rc = cvmfs_pub_fail(e, -EBUSY, "%s: another publish or tag edit is running", o->repo);
 		goto out;
 	}
+	/* what a killed run left (its temporary files), then this run's own */
+	cvmfs_pub_store_sweep(&s);
 	rc = publish(o, &k, &s, &rng, res, e);
 	res->objects_new = s.written;
 	res->objects_reused = s.reused;
-	txn_clean(&s);
+	cvmfs_pub_store_sweep(&s);
 out:
 	cvmfs_pub_store_close(&s);
 	if (have_rng)

@@ -155,6 +155,112 @@ out:
 	return rc;
 }
 
+/* 1 if the reflog in db lists (h, type). */
+static int reflog_has(sqlite3 *db, const struct cvmfs_hash *h, int type)
+{
+	char hex[CVMFS_HASH_HEX_MAX];
+	sqlite3_stmt *st = NULL;
+	int found = 0;
+
+	cvmfs_hash_fmt(h, hex, sizeof(hex));
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM refs WHERE hash = ? AND type = ?", -1, &st,
+			       NULL) == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+		sqlite3_bind_int(st, 2, type);
+		found = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0;
+	}
+	sqlite3_finalize(st);
+	return found;
+}
+
+/* The reflog's schema: properties schema 1.0 / schema_revision 0 / fqrn,
+ * and refs rows of type 0..3 with a timestamp. Returns the number of refs
+ * or -EBADMSG (why in e). */
+static int reflog_schema(sqlite3 *db, const char *fqrn, struct cvmfs_pub_err *e)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, n = 0, bad = 0;
+
+	if (!reflog_usable(db, fqrn))
+		return cvmfs_pub_fail(e, -EBADMSG, ".cvmfsreflog: not a reflog of %s (no refs table "
+				      "or fqrn property %s)", fqrn, fqrn);
+	if (sqlite3_prepare_v2(db, "SELECT (SELECT value FROM properties WHERE key = 'schema'), "
+			       "(SELECT value FROM properties WHERE key = 'schema_revision')", -1,
+			       &st, NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW ||
+	    !sqlite3_column_text(st, 0) || !sqlite3_column_text(st, 1) ||
+	    strcmp((const char *)sqlite3_column_text(st, 0), "1.0") != 0 ||
+	    strcmp((const char *)sqlite3_column_text(st, 1), "0") != 0)
+		bad = 1;
+	sqlite3_finalize(st);
+	if (bad)
+		return cvmfs_pub_fail(e, -EBADMSG, ".cvmfsreflog: schema is not 1.0 revision 0");
+	if (sqlite3_prepare_v2(db, "SELECT hash, type, typeof(timestamp) FROM refs", -1, &st,
+			       NULL) != SQLITE_OK)
+		return cvmfs_pub_fail(e, -EBADMSG, ".cvmfsreflog: refs table unreadable");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && !bad) {
+		const char *h = (const char *)sqlite3_column_text(st, 0);
+		const char *ts = (const char *)sqlite3_column_text(st, 2);
+		struct cvmfs_hash x;
+		int64_t type = sqlite3_column_int64(st, 1);
+
+		if (!h || cvmfs_hash_parse(h, strlen(h), &x) < 0 || type < 0 || type > 3 ||
+		    sqlite3_column_type(st, 1) != SQLITE_INTEGER || !ts || strcmp(ts, "integer"))
+			bad = cvmfs_pub_fail(e, -EBADMSG, ".cvmfsreflog: bad reference row (hash %s, "
+					     "type %lld)", h ? h : "NULL", (long long)type);
+		n++;
+	}
+	sqlite3_finalize(st);
+	if (bad)
+		return bad;
+	return rc == SQLITE_DONE ? n : cvmfs_pub_fail(e, -EBADMSG, ".cvmfsreflog: refs table "
+						       "unreadable");
+}
+
+/* see internal.h */
+int cvmfs_pub_reflog_check(int tmpfd, const unsigned char *raw, size_t len,
+			   const struct cvmfs_manifest *m, struct cvmfs_pub_err *e)
+{
+	static const char *const what[4] = { "root catalog (C)", "certificate (X)",
+					      "history (H)", "meta-info (M)" };
+	const struct cvmfs_hash *need[4] = { &m->root, &m->cert, &m->history, &m->meta };
+	const unsigned have[4] = { 0, CVMFS_MF_X, CVMFS_MF_H, CVMFS_MF_M };	/* 0: always */
+	struct cvmfs_hash got;
+	char tmp[256], hex[CVMFS_HASH_HEX_MAX];
+	sqlite3 *db = NULL;
+	int rc, i, n = 0;
+
+	if ((rc = cvmfs_hash_buf(m->reflog.algo, raw, len, &got)) < 0)
+		return cvmfs_pub_fail(e, rc, ".cvmfsreflog: cannot hash it");
+	if (!cvmfs_hash_eq(&got, &m->reflog)) {
+		cvmfs_hash_fmt(&m->reflog, hex, sizeof(hex));
+		return cvmfs_pub_fail(e, -EBADMSG, ".cvmfsreflog: its hash is not the manifest's Y %s "
+				      "(replaced or damaged after signing)", hex);
+	}
+	snprintf(tmp, sizeof(tmp), "/proc/self/fd/%d/cvmboot-reflog.%d.db", tmpfd, (int)getpid());
+	if ((rc = write_tmp(tmp, raw, len)) < 0)
+		return cvmfs_pub_fail(e, rc, "cannot copy .cvmfsreflog to a temporary file: %s",
+				      strerror(-rc));
+	if (sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		rc = cvmfs_pub_fail(e, -EBADMSG, ".cvmfsreflog: not an SQLite database");
+		goto out;
+	}
+	if ((rc = n = reflog_schema(db, m->fqrn, e)) < 0)
+		goto out;
+	/* what upstream's gc starts from: the manifest's root objects */
+	for (i = 0; i < 4; i++)
+		if ((!have[i] || (m->have & have[i])) && !reflog_has(db, need[i], i)) {
+			cvmfs_hash_fmt(need[i], hex, sizeof(hex));
+			rc = cvmfs_pub_fail(e, -EBADMSG, ".cvmfsreflog: the manifest's %s %s is not "
+					    "listed", what[i], hex);
+			goto out;
+		}
+	rc = n;
+out:
+	sqlite3_close(db);
+	unlink(tmp);
+	return rc;
+}
+
 /* ---- meta-info: a JSON object (spec §6), checked for syntax ---- */
 
 #define JSON_DEPTH 64

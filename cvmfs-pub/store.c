@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* cvmfs-pub/store.c: the repository's object store: data/xx/ objects written by temp file and rename. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +49,69 @@ int cvmfs_pub_store_open(struct cvmfs_pub_store *s, const char *repo, enum cvmfs
 	if (s->tmpfd < 0)
 		return cvmfs_pub_fail(e, -errno, "%s/data/txn: %s", repo, strerror(errno));
 	return 0;
+}
+
+/* The process id in a temporary name after prefix ("o.", "..cvmfspublished.tmp.");
+ * 0 if the name does not have that shape. */
+static pid_t tmp_pid(const char *name, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	char *end;
+	long v;
+
+	if (strncmp(name, prefix, n) != 0 || name[n] < '1' || name[n] > '9')
+		return 0;
+	errno = 0;
+	v = strtol(name + n, &end, 10);
+	if (errno || v <= 0 || (pid_t)v != v || (*end != '\0' && *end != '.'))
+		return 0;
+	return (pid_t)v;
+}
+
+/* Ours, or a process that is gone (a killed publish): stale. A live other
+ * process (`cvmboot tag list` reads through data/txn without the lock) keeps
+ * its files. */
+static int pid_stale(const struct cvmfs_pub_store *s, pid_t pid)
+{
+	return pid == s->pid || (kill(pid, 0) < 0 && errno == ESRCH);
+}
+
+/* see internal.h */
+unsigned cvmfs_pub_store_sweep(struct cvmfs_pub_store *s)
+{
+	/* util.c's tmp_write names them ".<name>.tmp.<pid>" */
+	static const char *const root_tmp[] = { "..cvmfspublished.tmp.", "..cvmfsreflog.tmp.",
+						 "..cvmfswhitelist.tmp." };
+	unsigned removed = 0;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		int fd = openat(pass ? s->repofd : s->datafd, pass ? "." : "txn",
+				O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+		struct dirent *de;
+
+		if (!d) {
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		while ((de = readdir(d))) {
+			char pre[3] = { de->d_name[0], '.', '\0' };	/* "o.", "c.", "h.", "r." */
+			pid_t pid = 0;
+			size_t i;
+
+			if (pass == 0 && pre[0] != '.')
+				pid = tmp_pid(de->d_name, pre);
+			for (i = 0; pass == 1 && i < sizeof(root_tmp) / sizeof(root_tmp[0]) && !pid;
+			     i++)
+				pid = tmp_pid(de->d_name, root_tmp[i]);
+			if (pid > 0 && pid_stale(s, pid) && unlinkat(fd, de->d_name, 0) == 0)
+				removed++;
+		}
+		closedir(d);
+	}
+	return removed;
 }
 
 /* see internal.h */

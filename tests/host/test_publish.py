@@ -12,7 +12,7 @@ import zlib
 import pytest
 
 from cvmfsrepo import (F_CHUNKED, F_DIR, F_FILE, F_LINK, F_MOUNT, F_NROOT, F_SPECIAL, Repo,
-                       hex_of, keygen, parse_xattr, publish)
+                       hex_of, keygen, parse_xattr, publish, rand)
 
 FQRN = 'test.repo'
 SMALL_CHUNKS = dict(chunk_min=65536, chunk_avg=131072, chunk_max=262144)
@@ -21,14 +21,6 @@ SMALL_CHUNKS = dict(chunk_min=65536, chunk_avg=131072, chunk_max=262144)
 @pytest.fixture(scope='module')
 def keys(tmp_path_factory, cvmboot):
     return keygen(FQRN, tmp_path_factory.mktemp('keys') / 'k', cvmboot=cvmboot)
-
-
-def rand(n, seed):
-    out, h = bytearray(), hashlib.sha256(seed.encode()).digest()
-    while len(out) < n:
-        h = hashlib.sha256(h).digest()
-        out += h
-    return bytes(out[:n])
 
 
 def make_tree(root):

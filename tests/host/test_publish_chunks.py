@@ -6,13 +6,12 @@ format spec (§9, "Upstream's xor32 cut rule, exactly"), not from our C: the
 chunk list that `cvmboot publish` writes must be the same, offset for offset.
 """
 import bisect
-import hashlib
 import random
 import re
 
 import pytest
 
-from cvmfsrepo import F_CHUNKED, Repo, keygen, publish
+from cvmfsrepo import F_CHUNKED, Repo, keygen, publish, rand
 
 FQRN = 'test.repo'
 MAGIC = 0x7FFFFFFF           # the middle of the 32-bit range
@@ -117,14 +116,6 @@ def keys(tmp_path_factory, cvmboot):
     return keygen(FQRN, tmp_path_factory.mktemp('keys') / 'k', cvmboot=cvmboot)
 
 
-def prng(n, seed):
-    out, h = bytearray(), hashlib.sha256(seed.encode()).digest()
-    while len(out) < n:
-        h = hashlib.sha256(h).digest()
-        out += h
-    return bytes(out[:n])
-
-
 def publish_files(base, keys, files, **sizes):
     """Publishes {name: bytes} into a new repository under base; returns
     the checked repository's entries (every chunked file's chunk list)."""
@@ -161,7 +152,7 @@ def test_same_cuts_as_upstream(tmp_path, keys):
     """Pseudo-random data with a run of zeros (hard cuts at max) and a forced
     0xffffffff value at the first chunk's first tested byte."""
     sizes = dict(chunk_min=65536, chunk_avg=131072, chunk_max=262144)
-    a = bytearray(prng(3 << 20, 'cdc-a'))
+    a = bytearray(rand(3 << 20, 'cdc-a'))
     # bytes [min-32, min): x = 0xffffff80 (25 one-bits, 7 zero-bits, one
     # bit per byte); byte min = 0xff makes x = 0xffffffff: a cut at min
     m = sizes['chunk_min']
@@ -169,7 +160,7 @@ def test_same_cuts_as_upstream(tmp_path, keys):
     a[m] = 0xFF
     a[1 << 20:(1 << 20) + 700000] = bytes(700000)
     a = bytes(a)
-    b = prng(5 << 20, 'cdc-b')
+    b = rand(5 << 20, 'cdc-b')
     odd = dict(chunk_min=100000, chunk_avg=150000, chunk_max=300000)
     entries = publish_files(tmp_path, keys, {'a': a, 'b': b}, **sizes)
     want_a = xor32_cuts(a, 65536, 131072, 262144)
@@ -190,7 +181,7 @@ def test_same_cuts_as_upstream(tmp_path, keys):
 
 def test_insertion_changes_one_or_two_chunks(tmp_path, keys):
     sizes = dict(chunk_min=65536, chunk_avg=131072, chunk_max=262144)
-    a = prng(4 << 20, 'cdc-ins')
+    a = rand(4 << 20, 'cdc-ins')
     b = a[:1000] + b'!' + a[1000:]
     entries = publish_files(tmp_path, keys, {'a': a, 'b': b}, **sizes)
     ca, cb = entries['/a']['chunks'], entries['/b']['chunks']

@@ -12,18 +12,10 @@ import subprocess
 
 import pytest
 
-from cvmfsrepo import F_CHUNKED, Repo, hex_of, flag_algo, keygen, publish
+from cvmfsrepo import F_CHUNKED, Repo, flag_algo, hex_of, keygen, publish, rand
 
 FQRN = 'test.repo'
 CHUNKS = dict(chunk_min='64k', chunk_avg='128k', chunk_max='256k')
-
-
-def rand(n, seed):
-    out, h = bytearray(), hashlib.sha256(seed.encode()).digest()
-    while len(out) < n:
-        h = hashlib.sha256(h).digest()
-        out += h
-    return bytes(out[:n])
 
 
 def reachable(r, root):

@@ -6,7 +6,6 @@ serve a complete revision: the previous one, or the new one if the kill came
 after its manifest; the independent checker passes (signatures, reflog and
 Y, every object of every tag) and our client mounts it and reads the files
 of that revision. The next publish must then work."""
-import hashlib
 import os
 import random
 import signal
@@ -15,19 +14,11 @@ import time
 
 import pytest
 
-from cvmfsrepo import Repo, cvmboot_path, keygen, publish
+from cvmfsrepo import Repo, cvmboot_path, keygen, publish, rand
 
 FQRN = 'test.repo'
 SEED = int(os.environ.get('CVMBOOT_KILL_SEED', '19'))
 KILLS = int(os.environ.get('CVMBOOT_KILL_COUNT', '10'))
-
-
-def rand(n, seed):
-    out, h = bytearray(), hashlib.sha256(seed.encode()).digest()
-    while len(out) < n:
-        h = hashlib.sha256(h).digest()
-        out += h
-    return bytes(out[:n])
 
 
 def fill(src, gen):
@@ -118,6 +109,7 @@ def test_publish_killed_at_random_points(tmp_path, cvmboot):
         files = r.files()
         assert all(files[p] == d for p, d in want.items() if not p.endswith('.cvmfscatalog'))
         assert os.listdir(repo / 'data' / 'txn') == []
+        assert [n for n in os.listdir(repo) if '.tmp.' in n] == []
     finally:
         if web:
             web.stop()

@@ -223,3 +223,82 @@ def test_verify_over_http(published, http_server, cvmboot, tmp_path):
     bad = subprocess.run([cvmboot, 'inspect', http_server + '/nothing-here', '--verify',
                           '--keys', keys['dir']], capture_output=True, text=True, env=env)
     assert bad.returncode != 0 and '.cvmfspublished' in bad.stderr
+
+
+def resign(repo, key, **fields):
+    """Rewrites manifest fields (M=hex, Y=hex, ...) and signs it with key."""
+    import hashlib
+    raw = open(repo / '.cvmfspublished', 'rb').read()
+    body = raw[:raw.index(b'\n--\n') + 1].decode()
+    body = '\n'.join(k + fields[k] if k in fields else l
+                     for l in body.split('\n') for k in [l[:1]])
+    h = hashlib.sha1(body.encode()).hexdigest()
+    rc, sig, err = openssl('dgst', '-sha1', '-sign', key, data=h.encode())
+    assert rc == 0, err
+    open(repo / '.cvmfspublished', 'wb').write(body.encode() + b'--\n' + h.encode() + b'\n' + sig)
+
+
+def put_object(repo, data, suffix):
+    import hashlib
+    z = zlib.compress(data, 6)
+    h = hashlib.sha1(z).hexdigest()
+    os.makedirs(repo / 'data' / h[:2], exist_ok=True)
+    open(repo / 'data' / h[:2] / (h[2:] + suffix), 'wb').write(z)
+    return h
+
+
+def edit_reflog(repo, stmt):
+    """Changes .cvmfsreflog by one SQL statement; returns its new SHA-1."""
+    import hashlib
+    import sqlite3
+    os.chmod(repo / '.cvmfsreflog', 0o644)
+    db = sqlite3.connect(str(repo / '.cvmfsreflog'))
+    db.execute(stmt)
+    db.commit()
+    db.close()
+    return hashlib.sha1(open(repo / '.cvmfsreflog', 'rb').read()).hexdigest()
+
+
+def test_verify_metainfo_and_reflog(published, tmp_path, cvmboot):
+    """The meta-info object (M) and the reflog (Y) are verified too: each
+    damage or forgery, even one re-signed with the publisher's own key, is
+    named; the independent checker agrees."""
+    repo0, keys = published
+    ok = inspect(cvmboot, repo0, '--keys', keys['dir'])
+    assert 'meta-info:          OK' in ok.stdout and 'reflog:             OK' in ok.stdout
+    f = Repo(repo0, FQRN, keys['pub']).manifest()['fields']
+    cases = {
+        'flipped meta-info': (lambda d: flip(Repo(d).object_path(f['M'], 'M')),
+                              'meta-info): content does not match its hash',
+                              'does not match its hash'),
+        'missing meta-info': (lambda d: os.unlink(Repo(d).object_path(f['M'], 'M')),
+                              'meta-info) is missing', 'missing'),
+        'meta-info not JSON, re-signed': (
+            lambda d: resign(d, keys['key'], M=put_object(d, b'{"a": 1,}', 'M')),
+            'meta-info object: not one JSON object', 'not JSON'),
+        'reflog edited': (lambda d: edit_reflog(d, 'DELETE FROM refs WHERE type = 1'),
+                          "hash is not the manifest's Y", 'is not the hash'),
+        'reflog missing': (lambda d: os.unlink(d / '.cvmfsreflog'),
+                           '.cvmfsreflog: the manifest names one (Y) but it cannot be read',
+                           'missing'),
+        'reflog without the root catalog, re-signed': (
+            lambda d: resign(d, keys['key'], Y=edit_reflog(
+                d, 'DELETE FROM refs WHERE type = 0 AND hash = "%s"' % f['C'])),
+            "the manifest's root catalog (C) %s is not listed" % f['C'], 'not listed'),
+        'reflog of another repository, re-signed': (
+            lambda d: resign(d, keys['key'], Y=edit_reflog(
+                d, "UPDATE properties SET value = 'other.repo' WHERE key = 'fqrn'")),
+            'not a reflog of test.repo', 'fqrn'),
+        'reflog with a bad row, re-signed': (
+            lambda d: resign(d, keys['key'], Y=edit_reflog(
+                d, "INSERT INTO refs VALUES ('nothex', 7, 0)")),
+            'bad reference row (hash nothex', 'type'),
+    }
+    for name, (damage, msg, checker_msg) in cases.items():
+        d = tmp_path / name.replace(' ', '-').replace(',', '')
+        shutil.copytree(repo0, d)
+        damage(d)
+        r = inspect(cvmboot, d, '--keys', keys['dir'])
+        assert r.returncode == 1 and msg in r.stderr, (name, r.stdout, r.stderr)
+        with pytest.raises(RepoError, match=checker_msg):
+            Repo(d, FQRN, keys['pub']).check()

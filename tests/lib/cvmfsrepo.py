@@ -82,6 +82,15 @@ def publish(tree, repo, name, keys, tag=None, cvmboot=None, check=True, **opts):
     return r
 
 
+def rand(n, seed):
+    """n pseudo-random bytes, the same for the same seed (a SHA-256 chain)."""
+    out, h = bytearray(), hashlib.sha256(seed.encode()).digest()
+    while len(out) < n:
+        h = hashlib.sha256(h).digest()
+        out += h
+    return bytes(out[:n])
+
+
 def hash_of(data, algo):
     if algo == 'sha1':
         return hashlib.sha1(data).digest()
