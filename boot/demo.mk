@@ -13,7 +13,8 @@ demo: $(B)/cvmboot $(B)/initrd.img
 	$(Q)third_party/deps $(TP_SRC)
 	$(Q)$(PYTHON) tests/demo/demo.py --build $(B) --dir $(DEMO_DIR) $(if $(INTERACTIVE),--interactive)
 
-bench: $(B)/cvmboot $(B)/init $(B)/initrd.img $(B)/initramfs.cpio.xz $(B)/cvmboot.iso
+bench: $(B)/cvmboot $(B)/init $(B)/initrd.img $(B)/initramfs.cpio.xz $(B)/cvmboot.iso \
+		$(B)/modules-$(KVER).cpio.xz $(B)/modules-$(IMAGE_KVER).cpio.xz
 	$(Q)third_party/deps $(TP_SRC)
 	$(Q)$(PYTHON) tests/bench/bench.py --build $(B) --dir $(DEMO_DIR) --runs $(BENCH_RUNS) \
 		--json $(BENCH_JSON)
