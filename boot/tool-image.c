@@ -141,7 +141,10 @@ static int make_iso(const char *out, const char *kernel, char **initrds, int nin
 			      "-isohybrid-mbr", "/usr/lib/ISOLINUX/isohdpfx.bin",
 			      "-c", "isolinux/boot.cat", "-b", "isolinux/isolinux.bin",
 			      "-no-emul-boot", "-boot-load-size", "4", "-boot-info-table",
-			      "-V", "CVMBOOT", "-J", "-R", tmp, NULL };
+			      "-V", "CVMBOOT", "-J", "-R",
+			      /* No 300 KiB tail pad and no rounding up to a whole
+			       * 1 MiB "cylinder": the image ends with its data. */
+			      "-no-pad", "-partition_cyl_align", "off", tmp, NULL };
 
 		for (n = 0; a[n]; n++)
 			argv[n] = a[n];
