@@ -6,6 +6,7 @@
  * mtools, dosfstools, fdisk); this verb only lays the files out. */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +84,31 @@ static int write_text(const char *path, const char *text)
 	return 0;
 }
 
+/* Every file and directory of the staged tree gets SOURCE_DATE_EPOCH as its
+ * times: xorriso and mcopy record them, and two builds of the same inputs
+ * must give the same image bytes. Unset: the times are left as they are. */
+static struct timespec stamp_ts[2];
+
+static int stamp_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return utimensat(AT_FDCWD, path, stamp_ts, AT_SYMLINK_NOFOLLOW) < 0 ? -1 : 0;
+}
+
+static int stamp_tree(const char *dir)
+{
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+
+	if (!sde || !*sde)
+		return 0;
+	stamp_ts[0].tv_sec = stamp_ts[1].tv_sec = (time_t)strtoll(sde, NULL, 10);
+	if (nftw(dir, stamp_one, 16, FTW_PHYS) != 0) {
+		fprintf(stderr, "cvmboot mkimage: cannot set the times of %s: %s\n", dir,
+			strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int usage(void)
 {
 	fprintf(stderr,
@@ -136,6 +162,8 @@ static int make_iso(const char *out, const char *kernel, char **initrds, int nin
 		rc = copy("/usr/lib/syslinux/modules/bios/ldlinux.c32", path, 0);
 	if (rc == 0)
 		rc = stage_tree(tmp, kernel, initrds, ninitrd, "isolinux/isolinux.cfg", cmdline);
+	if (rc == 0)
+		rc = stamp_tree(tmp);
 	if (rc == 0) {
 		char *a[] = { "xorriso", "-as", "mkisofs", "-quiet", "-o", (char *)out,
 			      "-isohybrid-mbr", "/usr/lib/ISOLINUX/isohdpfx.bin",
@@ -189,9 +217,12 @@ static int make_hdd(const char *out, const char *kernel, char **initrds, int nin
 	snprintf(tree, sizeof(tree), "%s/tree", tmp);
 	mkdir(tree, 0755);
 	rc = stage_tree(tree, kernel, initrds, ninitrd, "syslinux.cfg", cmdline);
+	if (rc == 0)
+		rc = stamp_tree(tree);
 	snprintf(mib, sizeof(mib), "%u", boot_mib * 1024);
 	if (rc == 0) {
-		char *a[] = { "mkfs.vfat", "-C", "-n", "CVMBOOT", "-i", "cb007001", part, mib, NULL };
+		char *a[] = { "mkfs.vfat", "--invariant", "-C", "-n", "CVMBOOT", "-i", "cb007001",
+			      part, mib, NULL };
 
 		rc = run(a);
 	}

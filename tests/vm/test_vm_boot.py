@@ -121,7 +121,6 @@ def test_unreachable_repository(env, tmp_path):
     print('unreachable repository: powered off after %.1f s' % took)
 
 
-@pytest.fixture(scope='module')
 def mkiso(env, d, kernel, mods):
     env.initrd()
     path = str(d / 'cvmboot.iso')
