@@ -231,3 +231,96 @@ def test_bundle_verb_refuses_bad_input(repo, tmp_path):
     r = subprocess.run([cvmboot_path(), 'bundle', '--repo', str(tmp_path), '--objects',
                         str(lst), '--out', str(tmp_path / 'idx')], capture_output=True, text=True)
     assert r.returncode == 1 and 'not a published repository' in r.stderr
+
+
+def pieces_by_bundle(index):
+    """[(bundle hex, [piece hex, ...]), ...] in the index's order."""
+    out = []
+    for l in index.splitlines():
+        if l.startswith('bundle '):
+            out.append((l.split()[1], []))
+        elif l and not l.startswith('#'):
+            out[-1][1].append(l.split()[0])
+    return out
+
+
+def slow_bundles(index, rate, only=None):
+    """nginx lines that send the bundles (or only those of only) at rate."""
+    return ''.join('location = /data/%s/%s { limit_rate %s; }\n' % (b[:2], b[2:], rate)
+                   for b, _ in pieces_by_bundle(index) if only is None or b in only)
+
+
+def listed_gets(log, index):
+    """GETs of an object listed in a bundle, other than the bundles themselves."""
+    listed = {p[2:] for _, ps in pieces_by_bundle(index) for p in ps}
+    return [l for l in log if '/data/' in l and l.split()[1].split('/')[-1] in listed]
+
+
+def test_read_during_bundles_waits_for_them(repo, tmp_path):
+    """Reads while the (slow) bundles are still coming: no object of a bundle
+    is fetched a second time on its own; the bundle a read waits for is
+    fetched ahead of its turn (read in reverse order)."""
+    idx = repo['index']
+    with Nginx(str(repo['repo']), extra_server=slow_bundles(idx, '256k')) as web:
+        with mount_bundled(repo, web, tmp_path, 'during', '--timeout', '5000') as m:
+            assert wait_log(m, 'bundle index: %d bundles' % len(bundle_lines(idx))), m.log()
+            n0 = len(web.access_log())	# the mount's own (certificate, catalogs)
+            t0 = time.time()
+            for p in reversed(profile(repo['files'])):
+                with open(os.path.join(m.mnt, p), 'rb') as f:
+                    assert f.read() == repo['files'][p], p
+            took = time.time() - t0
+            assert wait_log(m, 'bundles: '), m.log()
+        log = web.access_log()[n0:]
+    assert listed_gets(log, idx) == [], (listed_gets(log, idx), m.log())
+    assert '(0 failed, 0 cached)' in m.log() and ' 0 bad,' in m.log(), m.log()
+    assert 'not there after' not in m.log(), m.log()
+    ahead = int(m.log().split(' fetched ahead of their turn')[0].rsplit(' ', 1)[1])
+    assert ahead >= 1, m.log()
+    print('read all during the bundles: %.2f s, %d bundles ahead of turn, %d GETs'
+          % (took, ahead, len(log)))
+
+
+def test_failed_bundle_while_a_read_waits(repo, tmp_path):
+    """A bundle that is gone (404) while reads wait for it: they fetch their
+    objects on their own and read the right bytes."""
+    dst = tmp_path / 'repo'
+    shutil.copytree(str(repo['repo']), str(dst))
+    bl = pieces_by_bundle(repo['index'])
+    gone = bl[-1][0]
+    os.unlink(os.path.join(str(dst), 'data', gone[:2], gone[2:]))
+    with Nginx(str(dst), extra_server=slow_bundles(repo['index'], '128k')) as web:
+        with mount_bundled(repo, web, tmp_path, 'gone', '--timeout', '5000') as m:
+            assert wait_log(m, 'bundle index:'), m.log()
+            n0 = len(web.access_log())
+            read_all(m, repo['files'])
+            assert wait_log(m, 'bundles: '), m.log()
+        log = web.access_log()[n0:]
+    assert '(1 failed, 0 cached)' in m.log(), m.log()
+    got = {l.split()[1].split('/')[-1] for l in listed_gets(log, repo['index'])}
+    assert got and got <= {p[2:] for p in bl[-1][1]}, got	# only the lost bundle's
+
+
+def test_stalled_bundle_wait_is_bounded(repo, tmp_path):
+    """Bundles that trickle in: a read of one of their objects waits at most
+    about that object's own download deadline, then fetches it on its own."""
+    listed = {h for _, ps in pieces_by_bundle(repo['index']) for h in ps}
+    with Nginx(str(repo['repo']), extra_server=slow_bundles(repo['index'], '8k')) as web:
+        # nginx's limit_rate sends a burst a second: a 3 s window lets it go on
+        with mount_bundled(repo, web, tmp_path, 'stall', '--timeout', '3000') as m:
+            assert wait_log(m, 'bundle index:'), m.log()
+            names = {}
+            for p in profile(repo['files']):
+                try:
+                    names[os.getxattr(os.path.join(m.mnt, p), 'user.hash').decode()] = p
+                except OSError:
+                    pass	# chunked: no single hash
+            p = next(names[h] for h in sorted(listed) if h in names)
+            t0 = time.time()
+            with open(os.path.join(m.mnt, p), 'rb') as f:
+                assert f.read() == repo['files'][p]
+            took = time.time() - t0
+            assert 'not there after' in m.log(), m.log()
+            print('read of a stalled bundle\'s object: %.2f s' % took)
+    # bound: 2 x the 3 s low-speed window + its length at 16 KiB/s, plus slack
+    assert took < 9, took
