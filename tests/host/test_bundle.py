@@ -103,6 +103,10 @@ def test_bundle_index_format(repo):
     assert sizes[0] < sizes[-2]
     pieces = [l for l in idx.splitlines() if l and not l.startswith(('#', 'bundle '))]
     assert len(pieces) == len(set(pieces))	# every object once
+    # no root catalog (the bundled tag has its own), no certificate or history;
+    # the nested catalog (sw/, unchanged in the next revision) stays
+    assert {p.split()[0][40:] for p in pieces} == {'', 'P', 'C'}, pieces
+    assert sum(p.split()[0].endswith('C') for p in pieces) == 1, pieces
     assert {p.split()[2] for p in pieces} == {'z'}	# the publisher compresses every object
     for l in bl:
         h = l.split()[1]
@@ -220,6 +224,21 @@ def test_no_index_in_repository(repo, tmp_path):
                    '--tag', 'plain', '--bundles', '/' + INDEX) as m:
             assert wait_log(m, 'none in this repository'), m.log()
             read_all(m, repo['files'])
+
+
+def test_bundle_metadata_on_request(repo, tmp_path):
+    """--metadata bundles the recorded catalogs and certificate too."""
+    objs, out = repo['base'] / 'objects', tmp_path / 'idx'
+    r = subprocess.run([cvmboot_path(), 'bundle', '--repo', str(repo['repo']), '--objects',
+                        str(objs), '--out', str(out), '--metadata'], capture_output=True,
+                       text=True)
+    assert r.returncode == 0 and 'left out' not in r.stdout, r
+    suffixes = {l.split()[0][40:] for l in out.read_text().splitlines()
+                if l and not l.startswith(('#', 'bundle '))}
+    assert {'C', 'X', 'H'} <= suffixes, suffixes
+    r = subprocess.run([cvmboot_path(), 'bundle', '--repo', str(repo['repo']), '--objects',
+                        str(objs), '--out', str(out)], capture_output=True, text=True)
+    assert r.returncode == 0 and 'root catalogs, certificates, ... left out' in r.stdout, r
 
 
 def test_bundle_verb_refuses_bad_input(repo, tmp_path):
