@@ -99,8 +99,12 @@ def test_bundle_index_format(repo):
     bl = bundle_lines(idx)
     # 64 KiB first, doubling to 256 KiB: several bundles, the first one small
     assert 3 <= len(bl) < repo['nobj']
-    sizes = [int(l.split()[2]) for l in bl]
-    assert sizes[0] < sizes[-2]
+    # each bundle closes at the object that reaches its target (64 KiB doubling)
+    for i, (b, ps) in enumerate(pieces_by_bundle(idx)[:-1]):
+        lens = [int(l.split()[1]) for l in idx.splitlines()
+                if l and not l.startswith(('#', 'bundle ')) and l.split()[0] in ps]
+        target = min(65536 << i, 262144)
+        assert sum(lens) - lens[-1] < target <= sum(lens), (i, lens)
     pieces = [l for l in idx.splitlines() if l and not l.startswith(('#', 'bundle '))]
     assert len(pieces) == len(set(pieces))	# every object once
     # no root catalog (the bundled tag has its own), no certificate or history;
