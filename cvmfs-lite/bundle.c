@@ -311,7 +311,7 @@ bool cvmfs_bundles_wait(struct cvmfs_client *c, const struct cvmfs_hash *h)
 			break;
 		}
 		dl = t0 + bound - now;
-		clock_gettime(CLOCK_REALTIME, &ts);
+		clock_gettime(CLOCK_MONOTONIC, &ts);	/* bx_cond's clock (client.c) */
 		ts.tv_sec += (time_t)(dl / 1000);
 		ts.tv_nsec += (long)(dl % 1000) * 1000000L;
 		if (ts.tv_nsec >= 1000000000L) {
