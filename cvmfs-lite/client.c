@@ -456,6 +456,15 @@ int cvmfs_client_open(const struct cvmfs_client_cfg *cfg, struct cvmfs_client **
 	pthread_mutex_init(&c->node_lock, NULL);
 	pthread_mutex_init(&c->fly_lock, NULL);
 	pthread_cond_init(&c->fly_cond, NULL);
+	pthread_mutex_init(&c->bx_lock, NULL);
+	{
+		pthread_condattr_t ca;	/* bundle waits: a clock that never jumps */
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&c->bx_cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	if (!cfg->fqrn || !*cfg->fqrn || strlen(cfg->fqrn) >= CVMFS_FQRN_MAX) {
 		WHY("no repository name (fqrn) given");
 		rc = -EINVAL;

@@ -388,6 +388,19 @@ static int mem_finish(void *arg)
 }
 
 /* see internal.h */
+uint64_t cvmfs_fetch_deadline_ms(const struct cvmfs_fetch *f, uint64_t size)
+{
+	uint64_t low = f->timeout_direct_ms > f->timeout_ms ? f->timeout_direct_ms : f->timeout_ms;
+
+	if (!low)
+		low = 10000;	/* net/http.c's low-speed window when none is set */
+	if (size / FETCH_MIN_RATE >= FETCH_MAX_MS / 1000)
+		return FETCH_MAX_MS;
+	low = 2 * low + size * 1000 / FETCH_MIN_RATE;
+	return low < FETCH_MAX_MS ? low : FETCH_MAX_MS;
+}
+
+/* see internal.h */
 int cvmfs_fetch_get(void *arg, const char *rel, const struct cvmfs_sink *s)
 {
 	return cvmfs_fetch_run(arg, rel, s);

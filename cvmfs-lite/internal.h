@@ -186,6 +186,9 @@ int cvmfs_fetch_get(void *arg, const char *rel, const struct cvmfs_sink *s);
 /* Fetches a small file (manifest, whitelist) into a malloc'd buffer. */
 int cvmfs_fetch_mem(const struct cvmfs_fetcher *fx, const char *rel, size_t max,
 		    unsigned char **out, size_t *len);
+/* The longest a download of size bytes may take (the per-object deadline
+ * of net/http.c with this fetch's low-speed window). */
+uint64_t cvmfs_fetch_deadline_ms(const struct cvmfs_fetch *f, uint64_t size);
 /* Current host / proxy text for the magic xattrs. */
 void cvmfs_fetch_current(struct cvmfs_fetch *f, char *host, size_t hl, char *proxy, size_t pl);
 
@@ -319,6 +322,8 @@ struct cvmfs_inflight {
 	struct cvmfs_hash h;
 };
 
+struct cvmfs_bundles;
+
 struct cvmfs_client {
 	struct cvmfs_client_cfg cfg;
 	struct cvmfs_client_info info;
@@ -343,6 +348,10 @@ struct cvmfs_client {
 	pthread_mutex_t fly_lock;
 	pthread_cond_t fly_cond;
 	struct cvmfs_inflight *fly;
+	/* the bundles being fetched (bundle.c), NULL outside cvmfs_bundles_run */
+	pthread_mutex_t bx_lock;
+	pthread_cond_t bx_cond;
+	struct cvmfs_bundles *bx;
 	/* Every download goes through this: { cvmfs_fetch_get, &fetch } once
 	 * cvmfs_client_open set the fetch up; unit tests put their own server. */
 	struct cvmfs_fetcher fetcher;
@@ -425,5 +434,11 @@ void *cvmfs_background(void *arg);
 /* Boot-profile bundles (cfg.bundle_file): fetches each bundle in one request
  * and commits the objects in it, each verified on its own (bundle.c). */
 void cvmfs_bundles_run(struct cvmfs_client *c);
+/* Called by a read that missed the cache: if h is in a bundle still to come
+ * or in flight, asks for that bundle next and waits until h's piece of it
+ * was processed or the bundle ended, at most as long as h's own download
+ * (piece length) could take (cvmfs_fetch_deadline_ms). true if it waited:
+ * look in the cache again, and fetch h on its own only if it is not there. */
+bool cvmfs_bundles_wait(struct cvmfs_client *c, const struct cvmfs_hash *h);
 
 #endif

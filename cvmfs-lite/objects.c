@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* cvmfs-lite/objects.c: one object by its hash: the cached copy, or else one
  * download (in-flight table) through the fetcher, checked by the verifying
- * sink (verify.c) into a txn and only then committed to the cache. */
+ * sink (verify.c) into a txn and only then committed to the cache. An object
+ * of a boot-profile bundle on its way is waited for instead (bundle.c). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,7 @@ int cvmfs_object_get(struct cvmfs_client *c, const struct cvmfs_hash *h, char su
 	char rel[CVMFS_OBJ_PATH_MAX];
 	struct feed src = { .rel = rel };
 	struct cvmfs_inflight me;
+	bool asked = false;
 	int rc;
 
 	for (;;) {
@@ -118,6 +120,12 @@ int cvmfs_object_get(struct cvmfs_client *c, const struct cvmfs_hash *h, char su
 		}
 		if (rc == -ESTALE)
 			log_rejected(c, h, size);
+		/* a bundle on its way brings it: wait for that (bounded), once */
+		if (!asked) {
+			asked = true;
+			if (cvmfs_bundles_wait(c, h))
+				continue;
+		}
 		if (fly_begin(c, h, &me))
 			break;
 		/* someone else fetched it meanwhile: look again */

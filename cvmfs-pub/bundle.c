@@ -2,10 +2,17 @@
 /* cvmfs-pub/bundle.c: `cvmboot bundle`: packs the objects a boot reads
  * (first-use order) into a few bundle objects and writes their index, to be
  * published as a file of the tree (format: cvmfs-lite/bundle.c). Bundles
- * grow from --first to --max bytes, so the first arrives quickly. */
+ * grow from --first to --max bytes, so the first arrives quickly. Unless
+ * --metadata, what a booting mount never takes from a bundle is left out:
+ * root catalogs of any revision (the reflog's; the publish that adds the
+ * index makes a new one, read before the index anyway), certificates,
+ * histories and meta-info (read before the index or never). Nested
+ * catalogs stay: an unchanged subtree keeps its catalog in the next
+ * revision. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +20,7 @@
 #include <zlib.h>
 
 #include "cvmfs-pub/internal.h"
+#include "sqlite3.h"
 
 #define OBJ_MAX (64u << 20)
 
@@ -24,10 +32,14 @@ struct obj {
 
 static const char usage_text[] =
 	"usage: cvmboot bundle --repo DIR --objects LIST --out INDEX [--first BYTES] [--max BYTES]\n"
+	"                      [--metadata]\n"
 	"  LIST: one object a line in first-use order, as data/xx/<hex>[suffix] (a URL or an\n"
 	"        access-log line holding that is fine) or <hex>[suffix]; repeats are dropped.\n"
 	"  Writes the bundles into DIR/data and their index to INDEX: put INDEX into the tree\n"
-	"  as /.cvmboot_bundles and publish; cvmfs-lite then fetches each bundle in one GET.\n";
+	"  as /.cvmboot_bundles and publish; cvmfs-lite then fetches each bundle in one GET.\n"
+	"  --metadata: bundle root catalogs (any in DIR/.cvmfsreflog), certificates, histories\n"
+	"        and meta-info too; by default they are left out (a mount reads its own before\n"
+	"        the index), nested catalogs and file contents are bundled.\n";
 
 /* One object name out of a line; 0, or -EINVAL when the line names none. */
 static int parse_line(const char *l, struct obj *o)
@@ -69,8 +81,70 @@ static int by_order(const void *a, const void *b)
 	return (x->order > y->order) - (x->order < y->order);
 }
 
-/* Reads the list, drops repeats (first use wins). */
-static int load_list(const char *path, struct obj **out, size_t *n)
+struct roots {
+	struct cvmfs_hash *h;
+	size_t n;
+};
+
+/* The root catalogs of every revision the reflog REPO/.cvmfsreflog lists
+ * (type 0). 0 (none without a reflog) or -errno. */
+static int roots_load(const char *repo, struct roots *r)
+{
+	char path[4096];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	size_t cap = 0;
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "%s/.cvmfsreflog", repo);
+	if (access(path, F_OK) < 0)
+		return 0;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT hash FROM refs WHERE type = 0", -1, &st, NULL) !=
+	    SQLITE_OK) {
+		rc = -EBADMSG;
+		goto out;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *hex = (const char *)sqlite3_column_text(st, 0);
+		struct cvmfs_hash h;
+
+		if (!hex || cvmfs_hash_parse(hex, strlen(hex), &h) < 0)
+			continue;
+		if (r->n == cap) {
+			struct cvmfs_hash *nh = realloc(r->h, (cap = cap ? cap * 2 : 16) * sizeof(h));
+
+			if (!nh) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			r->h = nh;
+		}
+		r->h[r->n++] = h;
+	}
+out:
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
+}
+
+/* 1 if ob is what a booting mount never takes from a bundle (see top). */
+static int is_boot_metadata(const struct obj *ob, const struct roots *r)
+{
+	if (ob->suffix == CVMFS_SUFFIX_CERT || ob->suffix == CVMFS_SUFFIX_HISTORY ||
+	    ob->suffix == CVMFS_SUFFIX_META)
+		return 1;
+	if (ob->suffix == CVMFS_SUFFIX_CATALOG)
+		for (size_t i = 0; i < r->n; i++)
+			if (cvmfs_hash_eq(&r->h[i], &ob->h))
+				return 1;
+	return 0;
+}
+
+/* Reads the list, drops repeats (first use wins) and, with roots, what
+ * is_boot_metadata says (counted in *nmeta). */
+static int load_list(const char *path, const struct roots *roots, struct obj **out, size_t *n,
+		     size_t *nmeta)
 {
 	unsigned char *text;
 	size_t len, cap = 0, m = 0, k = 0;
@@ -84,6 +158,10 @@ static int load_list(const char *path, struct obj **out, size_t *n)
 
 		if (parse_line(l, &o) < 0)
 			continue;
+		if (roots && is_boot_metadata(&o, roots)) {
+			++*nmeta;
+			continue;
+		}
 		if (m == cap) {
 			struct obj *nv = realloc(v, (cap = cap ? cap * 2 : 256) * sizeof(*v));
 
@@ -214,10 +292,13 @@ int cvmfs_pub_cli_bundle(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "repo", 1, 0, 'r' }, { "objects", 1, 0, 'o' }, { "out", 1, 0, 'O' },
-		{ "first", 1, 0, 'f' }, { "max", 1, 0, 'm' }, { "help", 0, 0, 'h' }, { 0 },
+		{ "first", 1, 0, 'f' }, { "max", 1, 0, 'm' }, { "metadata", 0, 0, 'M' },
+		{ "help", 0, 0, 'h' }, { 0 },
 	};
 	const char *repo = NULL, *list = NULL, *outp = NULL;
-	size_t first = 256 << 10, max = 4 << 20, target, nobj = 0, bytes = 0;
+	size_t first = 256 << 10, max = 4 << 20, target, nobj = 0, bytes = 0, nmeta = 0;
+	bool metadata = false;
+	struct roots roots = { 0 };
 	struct cvmfs_pub_store s = { .repofd = -1 };
 	struct cvmfs_pub_err e;
 	struct out o = { .s = &s, .algo = CVMFS_HASH_SHA1 };
@@ -232,6 +313,7 @@ int cvmfs_pub_cli_bundle(int argc, char **argv)
 		case 'O': outp = optarg; break;
 		case 'f': first = strtoull(optarg, NULL, 10); break;
 		case 'm': max = strtoull(optarg, NULL, 10); break;
+		case 'M': metadata = true; break;
 		case 'h': fputs(usage_text, stdout); return 0;
 		default: fputs(usage_text, stderr); return 2;
 		}
@@ -247,7 +329,13 @@ int cvmfs_pub_cli_bundle(int argc, char **argv)
 			".cvmfspublished); publish the tree first\n", repo);
 		return 1;
 	}
-	if ((rc = load_list(list, &v, &nobj)) < 0) {
+	if (!metadata && (rc = roots_load(repo, &roots)) < 0) {
+		fprintf(stderr, "cvmboot bundle: %s/.cvmfsreflog: %s; give --metadata to bundle "
+			"without it\n", repo, rc == -ENOMEM ? "out of memory" : "not a readable reflog");
+		return 1;
+	}
+	if ((rc = load_list(list, metadata ? NULL : &roots, &v, &nobj, &nmeta)) < 0) {
+		free(roots.h);
 		fprintf(stderr, "cvmboot bundle: cannot read object list %s: %s\n", list, strerror(-rc));
 		return 1;
 	}
@@ -284,8 +372,12 @@ int cvmfs_pub_cli_bundle(int argc, char **argv)
 		goto out;
 	}
 	o.idx = NULL;
-	printf("bundle: %zu objects, %zu bytes in %zu bundles; index %s\n", nobj, bytes,
+	printf("bundle: %zu objects, %zu bytes in %zu bundles; index %s", nobj, bytes,
 	       o.nbundles, outp);
+	if (nmeta)
+		printf(" (%zu root catalogs, certificates, ... left out; --metadata keeps them)",
+		       nmeta);
+	printf("\n");
 out:
 	if (rc == -ENOMEM)
 		fprintf(stderr, "cvmboot bundle: out of memory\n");
@@ -297,6 +389,7 @@ out:
 		cvmfs_pub_store_close(&s);
 	free(o.buf);
 	free(o.lines);
+	free(roots.h);
 	free(v);
 	return rc < 0 ? 1 : 0;
 }

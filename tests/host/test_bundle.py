@@ -99,10 +99,18 @@ def test_bundle_index_format(repo):
     bl = bundle_lines(idx)
     # 64 KiB first, doubling to 256 KiB: several bundles, the first one small
     assert 3 <= len(bl) < repo['nobj']
-    sizes = [int(l.split()[2]) for l in bl]
-    assert sizes[0] < sizes[-2]
+    # each bundle closes at the object that reaches its target (64 KiB doubling)
+    for i, (b, ps) in enumerate(pieces_by_bundle(idx)[:-1]):
+        lens = [int(l.split()[1]) for l in idx.splitlines()
+                if l and not l.startswith(('#', 'bundle ')) and l.split()[0] in ps]
+        target = min(65536 << i, 262144)
+        assert sum(lens) - lens[-1] < target <= sum(lens), (i, lens)
     pieces = [l for l in idx.splitlines() if l and not l.startswith(('#', 'bundle '))]
     assert len(pieces) == len(set(pieces))	# every object once
+    # no root catalog (the bundled tag has its own), no certificate or history;
+    # the nested catalog (sw/, unchanged in the next revision) stays
+    assert {p.split()[0][40:] for p in pieces} == {'', 'P', 'C'}, pieces
+    assert sum(p.split()[0].endswith('C') for p in pieces) == 1, pieces
     assert {p.split()[2] for p in pieces} == {'z'}	# the publisher compresses every object
     for l in bl:
         h = l.split()[1]
@@ -222,6 +230,21 @@ def test_no_index_in_repository(repo, tmp_path):
             read_all(m, repo['files'])
 
 
+def test_bundle_metadata_on_request(repo, tmp_path):
+    """--metadata bundles the recorded catalogs and certificate too."""
+    objs, out = repo['base'] / 'objects', tmp_path / 'idx'
+    r = subprocess.run([cvmboot_path(), 'bundle', '--repo', str(repo['repo']), '--objects',
+                        str(objs), '--out', str(out), '--metadata'], capture_output=True,
+                       text=True)
+    assert r.returncode == 0 and 'left out' not in r.stdout, r
+    suffixes = {l.split()[0][40:] for l in out.read_text().splitlines()
+                if l and not l.startswith(('#', 'bundle '))}
+    assert {'C', 'X', 'H'} <= suffixes, suffixes
+    r = subprocess.run([cvmboot_path(), 'bundle', '--repo', str(repo['repo']), '--objects',
+                        str(objs), '--out', str(out)], capture_output=True, text=True)
+    assert r.returncode == 0 and 'root catalogs, certificates, ... left out' in r.stdout, r
+
+
 def test_bundle_verb_refuses_bad_input(repo, tmp_path):
     lst = tmp_path / 'list'
     lst.write_text('data/00/' + '0' * 38 + '\n')
@@ -231,3 +254,98 @@ def test_bundle_verb_refuses_bad_input(repo, tmp_path):
     r = subprocess.run([cvmboot_path(), 'bundle', '--repo', str(tmp_path), '--objects',
                         str(lst), '--out', str(tmp_path / 'idx')], capture_output=True, text=True)
     assert r.returncode == 1 and 'not a published repository' in r.stderr
+
+
+def pieces_by_bundle(index):
+    """[(bundle hex, [piece hex, ...]), ...] in the index's order."""
+    out = []
+    for l in index.splitlines():
+        if l.startswith('bundle '):
+            out.append((l.split()[1], []))
+        elif l and not l.startswith('#'):
+            out[-1][1].append(l.split()[0])
+    return out
+
+
+def slow_bundles(index, rate, only=None):
+    """nginx lines that send the bundles (or only those of only) at rate."""
+    return ''.join('location = /data/%s/%s { limit_rate %s; }\n' % (b[:2], b[2:], rate)
+                   for b, _ in pieces_by_bundle(index) if only is None or b in only)
+
+
+def listed_gets(log, index):
+    """GETs of an object listed in a bundle, other than the bundles themselves."""
+    listed = {p[2:] for _, ps in pieces_by_bundle(index) for p in ps}
+    return [l for l in log if '/data/' in l and l.split()[1].split('/')[-1] in listed]
+
+
+def test_read_during_bundles_waits_for_them(repo, tmp_path):
+    """Reads while the (slow) bundles are still coming: no object of a bundle
+    is fetched a second time on its own; the bundle a read waits for is
+    fetched ahead of its turn (read in reverse order)."""
+    idx = repo['index']
+    with Nginx(str(repo['repo']), extra_server=slow_bundles(idx, '256k')) as web:
+        with mount_bundled(repo, web, tmp_path, 'during', '--timeout', '5000') as m:
+            assert wait_log(m, 'bundle index: %d bundles' % len(bundle_lines(idx))), m.log()
+            n0 = len(web.access_log())	# the mount's own (certificate, catalogs)
+            t0 = time.time()
+            for p in reversed(profile(repo['files'])):
+                with open(os.path.join(m.mnt, p), 'rb') as f:
+                    assert f.read() == repo['files'][p], p
+            took = time.time() - t0
+            assert wait_log(m, 'bundles: '), m.log()
+        log = web.access_log()[n0:]
+    sent = sum(int(l.split()[4]) for l in log)
+    print('read all during the bundles: %.2f s, %d GETs, %d bytes, of them %d GETs of listed '
+          'objects' % (took, len(log), sent, len(listed_gets(log, idx))))
+    assert listed_gets(log, idx) == [], (listed_gets(log, idx), m.log())
+    assert '(0 failed, 0 cached)' in m.log() and ' 0 bad,' in m.log(), m.log()
+    assert 'not there after' not in m.log(), m.log()
+    ahead = int(m.log().split(' fetched ahead of their turn')[0].rsplit(' ', 1)[1])
+    assert ahead >= 1, m.log()
+    print('%d bundles fetched ahead of their turn' % ahead)
+
+
+def test_failed_bundle_while_a_read_waits(repo, tmp_path):
+    """A bundle that is gone (404) while reads wait for it: they fetch their
+    objects on their own and read the right bytes."""
+    dst = tmp_path / 'repo'
+    shutil.copytree(str(repo['repo']), str(dst))
+    bl = pieces_by_bundle(repo['index'])
+    gone = bl[-1][0]
+    os.unlink(os.path.join(str(dst), 'data', gone[:2], gone[2:]))
+    with Nginx(str(dst), extra_server=slow_bundles(repo['index'], '128k')) as web:
+        with mount_bundled(repo, web, tmp_path, 'gone', '--timeout', '5000') as m:
+            assert wait_log(m, 'bundle index:'), m.log()
+            n0 = len(web.access_log())
+            read_all(m, repo['files'])
+            assert wait_log(m, 'bundles: '), m.log()
+        log = web.access_log()[n0:]
+    assert '(1 failed, 0 cached)' in m.log(), m.log()
+    got = {l.split()[1].split('/')[-1] for l in listed_gets(log, repo['index'])}
+    assert got and got <= {p[2:] for p in bl[-1][1]}, got	# only the lost bundle's
+
+
+def test_stalled_bundle_wait_is_bounded(repo, tmp_path):
+    """Bundles that trickle in: a read of one of their objects waits at most
+    about that object's own download deadline, then fetches it on its own."""
+    listed = {h for _, ps in pieces_by_bundle(repo['index']) for h in ps}
+    with Nginx(str(repo['repo']), extra_server=slow_bundles(repo['index'], '8k')) as web:
+        # nginx's limit_rate sends a burst a second: a 3 s window lets it go on
+        with mount_bundled(repo, web, tmp_path, 'stall', '--timeout', '3000') as m:
+            assert wait_log(m, 'bundle index:'), m.log()
+            names = {}
+            for p in profile(repo['files']):
+                try:
+                    names[os.getxattr(os.path.join(m.mnt, p), 'user.hash').decode()] = p
+                except OSError:
+                    pass	# chunked: no single hash
+            p = next(names[h] for h in sorted(listed) if h in names)
+            t0 = time.time()
+            with open(os.path.join(m.mnt, p), 'rb') as f:
+                assert f.read() == repo['files'][p]
+            took = time.time() - t0
+            assert 'not there after' in m.log(), m.log()
+            print('read of a stalled bundle\'s object: %.2f s' % took)
+    # bound: 2 x the 3 s low-speed window + its length at 16 KiB/s, plus slack
+    assert took < 9, took
