@@ -121,7 +121,8 @@ struct cvmfs_pub_node {
 struct cvmfs_pub_prev_cat {			/* a catalog of the previous revision */
 	char *path;
 	struct cvmfs_hash hash;
-	uint64_t size, revision;
+	uint64_t size, revision;	/* revision: its properties' (catalog-props.c) */
+	int schema_revision;
 	unsigned char digest[20];
 };
 
