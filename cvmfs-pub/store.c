@@ -199,23 +199,35 @@ int cvmfs_pub_store_put_buf(struct cvmfs_pub_store *s, char suffix, const void *
 }
 
 /* see internal.h */
-int cvmfs_pub_store_get(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char suffix,
-			size_t max, unsigned char **out, size_t *len)
+int cvmfs_pub_store_read(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char suffix,
+			 size_t max, unsigned char **out, size_t *len)
 {
 	char rel[CVMFS_OBJ_PATH_MAX];
-	unsigned char *z;
-	size_t zl;
 	int rc;
 
 	*out = NULL;
 	if (relpath(h, suffix, rel, sizeof(rel)) < 0)
 		return -EINVAL;
-	rc = cvmfs_pub_read_file(s->datafd, rel, max, &z, &zl);
+	rc = cvmfs_pub_read_file(s->datafd, rel, max, out, len);
+	if (rc == 0 && (rc = cvmfs_object_check(*out, *len, h, NULL)) < 0) {
+		free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+/* see internal.h */
+int cvmfs_pub_store_get(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char suffix,
+			size_t max, unsigned char **out, size_t *len)
+{
+	unsigned char *z;
+	size_t zl;
+	int rc = cvmfs_pub_store_read(s, h, suffix, max, &z, &zl);
+
+	*out = NULL;
 	if (rc < 0)
 		return rc;
-	rc = cvmfs_object_check(z, zl, h, NULL);
-	if (rc == 0)
-		rc = cvmfs_zlib_inflate(z, zl, max, out, len, NULL);
+	rc = cvmfs_zlib_inflate(z, zl, max, out, len, NULL);
 	free(z);
 	return rc;
 }
