@@ -337,9 +337,7 @@ static int store_catalog(struct cvmfs_pub_store *s, const unsigned char *buf, si
 		return cvmfs_pub_store_put_buf(s, CVMFS_SUFFIX_CATALOG, buf, len, h);
 	if ((rc = cvmfs_pub_deflate_split(buf, len, CAT_HEAD, 1, &z, &zl, &zh)) < 0)
 		return rc;
-	rc = cvmfs_hash_buf(s->algo, z, zl, h);
-	if (rc == 0)
-		rc = cvmfs_pub_store_put(s, h, CVMFS_SUFFIX_CATALOG, z, zl);
+	rc = cvmfs_pub_store_put_z(s, CVMFS_SUFFIX_CATALOG, z, zl, h);
 	free(z);
 	return rc;
 }
@@ -450,8 +448,7 @@ static int root_splice(struct cvmfs_pub_tree *t, struct cvmfs_pub_store *s,
 		rc = 1;
 		goto out;
 	}
-	if ((rc = cvmfs_hash_buf(s->algo, obj, objl, &cat->hash)) == 0 &&
-	    (rc = cvmfs_pub_store_put(s, &cat->hash, CVMFS_SUFFIX_CATALOG, obj, objl)) == 0)
+	if ((rc = cvmfs_pub_store_put_z(s, CVMFS_SUFFIX_CATALOG, obj, objl, &cat->hash)) == 0)
 		cat->size = nlen;
 	if (rc == 0 && t->o->verbose)
 		fprintf(stderr, "cvmboot publish: root catalog unchanged but for its revision: "

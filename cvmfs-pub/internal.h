@@ -53,6 +53,9 @@ unsigned cvmfs_pub_store_sweep(struct cvmfs_pub_store *s);
  * skipped if the object exists). Thread-safe. Returns 0 or -errno. */
 int cvmfs_pub_store_put(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char suffix,
 			const void *zdata, size_t zlen);
+/* Hashes and stores already-compressed bytes; *out = their hash. */
+int cvmfs_pub_store_put_z(struct cvmfs_pub_store *s, char suffix, const void *zdata,
+			  size_t zlen, struct cvmfs_hash *out);
 /* Compresses (zlib 6), hashes and stores a buffer; *out = its hash. */
 int cvmfs_pub_store_put_buf(struct cvmfs_pub_store *s, char suffix, const void *data,
 			    size_t len, struct cvmfs_hash *out);

@@ -191,11 +191,18 @@ int cvmfs_pub_store_put_buf(struct cvmfs_pub_store *s, char suffix, const void *
 
 	if (rc < 0)
 		return rc;
-	rc = cvmfs_hash_buf(s->algo, z, zl, out);
-	if (rc == 0)
-		rc = cvmfs_pub_store_put(s, out, suffix, z, zl);
+	rc = cvmfs_pub_store_put_z(s, suffix, z, zl, out);
 	free(z);
 	return rc;
+}
+
+/* see internal.h */
+int cvmfs_pub_store_put_z(struct cvmfs_pub_store *s, char suffix, const void *zdata,
+			  size_t zlen, struct cvmfs_hash *out)
+{
+	int rc = cvmfs_hash_buf(s->algo, zdata, zlen, out);
+
+	return rc < 0 ? rc : cvmfs_pub_store_put(s, out, suffix, zdata, zlen);
 }
 
 /* see internal.h */
