@@ -164,6 +164,7 @@ struct cvmfs_pub_tree {
 	const struct cvmfs_pub_opts *o;
 	struct cvmfs_pub_err *e;
 	int srcfd;
+	int in_dir;			/* walk.c: the working directory is the one walked */
 	struct cvmfs_pub_node *nodes;
 	size_t n, ncap;
 	struct cvmfs_pub_content *contents;

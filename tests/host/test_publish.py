@@ -246,6 +246,27 @@ def test_unchanged_nested_catalog_is_reused(tmp_path, keys):
     assert r2.files()['/usr/bin/hello'] == b'hello again\n'
 
 
+def test_relative_paths_and_xattrs(tmp_path, keys, cvmboot):
+    """Source and repository named relative to the working directory: the
+    walk reads each directory's xattrs from inside it and returns to the
+    working directory (the manifest is written by its relative name after
+    the walk); the root directory's and nested ones' xattrs are all kept."""
+    make_tree(tmp_path / 'src')
+    os.setxattr(tmp_path / 'src', 'user.root', b'top')
+    os.setxattr(tmp_path / 'src/sw/v1/deep/er/f', 'user.deep', b'down')
+    for n in (1, 2):
+        r = subprocess.run([cvmboot, 'publish', 'src', 'repo', '--name', FQRN, '--keys',
+                            keys['dir']], cwd=tmp_path, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        rp = Repo(tmp_path / 'repo', FQRN, keys['pub'])
+        rp.check()
+        assert int(rp.manifest()['fields']['S']) == n
+        entries = rp.walk()
+        check_against_source(rp, tmp_path / 'src', entries)
+        assert parse_xattr(entries['']['xattr']) == {'user.root': b'top'}
+        assert parse_xattr(entries['/sw/v1/deep/er/f']['xattr']) == {'user.deep': b'down'}
+
+
 SPLICED = 'root catalog unchanged but for its revision'
 
 
