@@ -395,8 +395,7 @@ static int props_bump(struct cvmfs_pub_store *s,
 /* An unchanged root catalog (same rows, chunks and nested references as
  * prev's): the previous object with new revision properties. Only its
  * head is compressed again; the rest, bytes unchanged, is the previous
- * object's. 0: done (t->cats[0]), 1: not applicable (the full write
- * follows), -errno. */
+ * object's. 0: done (t->cats[0]), 1: not applicable, -errno. */
 static int root_splice(struct cvmfs_pub_tree *t, struct cvmfs_pub_store *s,
 		       const struct cvmfs_pub_prev_cat *prev, uint64_t revision, uint64_t now)
 {
@@ -491,10 +490,10 @@ static int write_one(struct cvmfs_pub_tree *t, struct cvmfs_pub_store *s, uint32
 						 sizeof(tmp), &cat->size) < 0 ? -EIO : (unlink(tmp), 0);
 		return 0;
 	}
+	/* an optimisation only: whatever stops it, the full write follows */
 	if (c == 0 && prev && memcmp(prev->digest, dg.acc, 20) == 0 &&
-	    (rc = root_splice(t, s, prev, revision, now)) <= 0)
-		return rc < 0 ? cvmfs_pub_fail(t->e, rc, "%s: cannot write the root catalog: %s",
-					      t->o->repo, strerror(-rc)) : 0;
+	    root_splice(t, s, prev, revision, now) == 0)
+		return 0;
 	snprintf(tmp, sizeof(tmp), "/proc/self/fd/%d/c.%d.%u.db", s->tmpfd, (int)getpid(), c);
 	rc = db_open(&d, tmp);
 	if (rc == 0)
