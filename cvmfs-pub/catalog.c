@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "cvmfs-pub/internal.h"
 #include "sqlite3.h"
@@ -318,6 +319,150 @@ static int write_props(struct cvmfs_pub_tree *t, uint32_t c, struct cat_db *d, u
 	return rc;
 }
 
+/* Catalogs are compressed with a full flush after their first CAT_HEAD
+ * bytes (cvmfs_pub_deflate_split): SQLite keeps page 1 (its header) and
+ * page 2 (the properties table, created first) there, so a root catalog
+ * that only gets a new revision is re-made from the previous object's
+ * compressed rest without compressing it again. */
+#define CAT_HEAD 16384
+
+static int store_catalog(struct cvmfs_pub_store *s, const unsigned char *buf, size_t len,
+			 struct cvmfs_hash *h)
+{
+	unsigned char *z;
+	size_t zl, zh;
+	int rc;
+
+	if (len <= CAT_HEAD)
+		return cvmfs_pub_store_put_buf(s, CVMFS_SUFFIX_CATALOG, buf, len, h);
+	if ((rc = cvmfs_pub_deflate_split(buf, len, CAT_HEAD, 1, &z, &zl, &zh)) < 0)
+		return rc;
+	rc = cvmfs_pub_store_put_z(s, CVMFS_SUFFIX_CATALOG, z, zl, h);
+	free(z);
+	return rc;
+}
+
+/* The previous root catalog's database with new revision properties (its
+ * other rows are the same: the caller compared their digest), in *out. 1:
+ * not applicable (another schema, not the revision prev says). */
+static int props_bump(struct cvmfs_pub_store *s,
+		      const struct cvmfs_pub_prev_cat *prev, const unsigned char *old, size_t len,
+		      uint64_t revision, uint64_t now, unsigned char **out, size_t *outlen)
+{
+	static const char *const keys[] = { "revision", "last_modified", "previous_revision" };
+	struct cvmfs_catalog_props p;
+	char tmp[128], val[3][CVMFS_HASH_HEX_MAX + 32];
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int fd, rc, i;
+
+	snprintf(val[0], sizeof(val[0]), "%llu", (unsigned long long)revision);
+	snprintf(val[1], sizeof(val[1]), "%llu", (unsigned long long)now);
+	cvmfs_hash_fmt(&prev->hash, val[2], sizeof(val[2]));
+	snprintf(tmp, sizeof(tmp), "/proc/self/fd/%d/c.%d.root.db", s->tmpfd, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	rc = cvmfs_pub_write_all(fd, old, len);
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && sqlite3_open_v2(tmp, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+		rc = -EIO;
+	if (rc == 0 && (cvmfs_catalog_props_read(db, &p) < 0 ||
+			p.schema_revision != CVMFS_CATALOG_SCHEMA_REVISION ||
+			p.revision != prev->revision))
+		rc = 1;
+	if (rc == 0 && (exec(db, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; BEGIN;") < 0 ||
+			sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO properties VALUES (?,?)", -1,
+					   &st, NULL) != SQLITE_OK))
+		rc = -EIO;
+	for (i = 0; rc == 0 && i < 3; i++) {
+		sqlite3_bind_text(st, 1, keys[i], -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, val[i], -1, SQLITE_STATIC);
+		rc = step(st);
+	}
+	sqlite3_finalize(st);
+	if (rc == 0 && exec(db, "COMMIT;") < 0)
+		rc = -EIO;
+	if (db && sqlite3_close(db) != SQLITE_OK && rc == 0)
+		rc = -EIO;
+	if (rc == 0)
+		rc = cvmfs_pub_read_file(AT_FDCWD, tmp, len + 1, out, outlen);
+	unlink(tmp);
+	return rc == -EFBIG ? 1 : rc;
+}
+
+/* An unchanged root catalog (same rows, chunks and nested references as
+ * prev's): the previous object with new revision properties. Only its
+ * head is compressed again; the rest, bytes unchanged, is the previous
+ * object's. 0: done (t->cats[0]), 1: not applicable, -errno. */
+static int root_splice(struct cvmfs_pub_tree *t, struct cvmfs_pub_store *s,
+		       const struct cvmfs_pub_prev_cat *prev, uint64_t revision, uint64_t now)
+{
+	struct cvmfs_pub_catalog *cat = &t->cats[0];
+	unsigned char *z = NULL, *old = NULL, *nw = NULL, *ohead = NULL, *nhead = NULL;
+	unsigned char *obj = NULL, *check = NULL;
+	size_t zl, len, nlen, ohl, ozh, nhl, nzh, objl = 0, checkl;
+	uLong adler;
+	int rc;
+
+	rc = cvmfs_pub_store_read(s, &prev->hash, CVMFS_SUFFIX_CATALOG, (size_t)1 << 34, &z, &zl);
+	if (rc == 0)
+		rc = cvmfs_zlib_inflate(z, zl, (size_t)1 << 34, &old, &len, NULL);
+	if (rc < 0)
+		goto out;
+	rc = 1;
+	if (len <= CAT_HEAD || zl < 6)
+		goto out;
+	/* the previous object must be split where this one is */
+	if ((rc = cvmfs_pub_deflate_split(old, CAT_HEAD, CAT_HEAD, 0, &ohead, &ohl, &ozh)) < 0)
+		goto out;
+	rc = 1;
+	if (ohl >= zl - 4 || memcmp(ohead, z, ohl) != 0)
+		goto out;
+	if ((rc = props_bump(s, prev, old, len, revision, now, &nw, &nlen)) != 0)
+		goto out;
+	rc = 1;
+	if (nlen != len || memcmp(nw + CAT_HEAD, old + CAT_HEAD, len - CAT_HEAD) != 0)
+		goto out;
+	if ((rc = cvmfs_pub_deflate_split(nw, CAT_HEAD, CAT_HEAD, 0, &nhead, &nhl, &nzh)) < 0)
+		goto out;
+	objl = nhl + (zl - ohl);
+	if (!(obj = malloc(objl))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	adler = adler32_combine(adler32(adler32(0, NULL, 0), nw, CAT_HEAD),
+				adler32_z(adler32(0, NULL, 0), old + CAT_HEAD, len - CAT_HEAD),
+				(z_off_t)(len - CAT_HEAD));
+	memcpy(obj, nhead, nhl);
+	memcpy(obj + nhl, z + ohl, zl - ohl - 4);
+	obj[objl - 4] = (unsigned char)(adler >> 24);
+	obj[objl - 3] = (unsigned char)(adler >> 16);
+	obj[objl - 2] = (unsigned char)(adler >> 8);
+	obj[objl - 1] = (unsigned char)adler;
+	/* what a client will read: exactly the new database */
+	rc = cvmfs_zlib_inflate(obj, objl, len + 1, &check, &checkl, NULL);
+	if (rc < 0 || checkl != nlen || memcmp(check, nw, nlen) != 0) {
+		rc = 1;
+		goto out;
+	}
+	if ((rc = cvmfs_pub_store_put_z(s, CVMFS_SUFFIX_CATALOG, obj, objl, &cat->hash)) == 0)
+		cat->size = nlen;
+	if (rc == 0 && t->o->verbose)
+		fprintf(stderr, "cvmboot publish: root catalog unchanged but for its revision: "
+			"%zu of %zu bytes compressed again\n", (size_t)CAT_HEAD, len);
+out:
+	free(z);
+	free(old);
+	free(nw);
+	free(ohead);
+	free(nhead);
+	free(obj);
+	free(check);
+	return rc;
+}
+
 static int write_one(struct cvmfs_pub_tree *t, struct cvmfs_pub_store *s, uint32_t c, uint64_t revision,
 		     uint64_t now)
 {
@@ -345,6 +490,10 @@ static int write_one(struct cvmfs_pub_tree *t, struct cvmfs_pub_store *s, uint32
 						 sizeof(tmp), &cat->size) < 0 ? -EIO : (unlink(tmp), 0);
 		return 0;
 	}
+	/* an optimisation only: whatever stops it, the full write follows */
+	if (c == 0 && prev && memcmp(prev->digest, dg.acc, 20) == 0 &&
+	    root_splice(t, s, prev, revision, now) == 0)
+		return 0;
 	snprintf(tmp, sizeof(tmp), "/proc/self/fd/%d/c.%d.%u.db", s->tmpfd, (int)getpid(), c);
 	rc = db_open(&d, tmp);
 	if (rc == 0)
@@ -363,7 +512,7 @@ static int write_one(struct cvmfs_pub_tree *t, struct cvmfs_pub_store *s, uint32
 		rc = cvmfs_pub_read_file(AT_FDCWD, tmp, (size_t)1 << 34, &buf, &len);
 	if (rc == 0) {
 		cat->size = len;
-		rc = cvmfs_pub_store_put_buf(s, CVMFS_SUFFIX_CATALOG, buf, len, &cat->hash);
+		rc = store_catalog(s, buf, len, &cat->hash);
 	}
 	free(buf);
 	unlink(tmp);

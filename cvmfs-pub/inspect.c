@@ -253,15 +253,16 @@ static int walk_rows(struct insp *in, sqlite3 *db, const char *dir, int64_t *row
 static int catalog_body(struct insp *in, sqlite3 *db, const char *path, int depth)
 {
 	sqlite3_stmt *st;
+	struct cvmfs_catalog_props props;
 	int64_t rows = 0, total = -1, srev = 0, nstat = 0;
 	int rc;
 
-	if (sqlite3_prepare_v2(db, "SELECT value FROM properties WHERE key='schema_revision'", -1,
-			       &st, NULL) == SQLITE_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW)
-			srev = sqlite3_column_int64(st, 0);
-		sqlite3_finalize(st);
-	}
+	if (cvmfs_catalog_props_read(db, &props) < 0)
+		return cvmfs_pub_fail(in->e, -EBADMSG, "catalog of %s: schema %g revision %d in its "
+				      "properties, not the %s revision 2..%d the client reads",
+				      path[0] ? path : "/", props.schema, props.schema_revision,
+				      CVMFS_CATALOG_SCHEMA_STR, CVMFS_CATALOG_SCHEMA_REVISION);
+	srev = props.schema_revision;
 	if (srev >= 5 && sqlite3_prepare_v2(db, "SELECT count(*) FROM statistics", -1, &st, NULL) ==
 	    SQLITE_OK) {
 		if (sqlite3_step(st) == SQLITE_ROW)

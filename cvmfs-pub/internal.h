@@ -23,6 +23,13 @@ int cvmfs_pub_write_atomic2(const char *dir, const char *name1, const void *data
 			    const char *name2, const void *data2, size_t len2, unsigned mode);
 /* zlib level 6 (identical ids to upstream cvmfs) of a buffer; *out malloc'd. */
 int cvmfs_pub_deflate(const void *in, size_t len, unsigned char **out, size_t *outlen);
+/* The same (level 6, one zlib stream) with a full flush after the first
+ * head bytes: the compressed rest does not depend on the head, so a copy
+ * with another head is the new head's bytes plus the old rest (catalog.c).
+ * *zhead = bytes of the zlib header and compressed head, flush included.
+ * finish 0 (head == len): only those, no end of stream. 0 or -errno. */
+int cvmfs_pub_deflate_split(const void *in, size_t len, size_t head, int finish,
+			    unsigned char **out, size_t *outlen, size_t *zhead);
 
 /* ---- repository writer (store.c) ---- */
 struct cvmfs_pub_store {
@@ -46,11 +53,17 @@ unsigned cvmfs_pub_store_sweep(struct cvmfs_pub_store *s);
  * skipped if the object exists). Thread-safe. Returns 0 or -errno. */
 int cvmfs_pub_store_put(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char suffix,
 			const void *zdata, size_t zlen);
+/* Hashes and stores already-compressed bytes; *out = their hash. */
+int cvmfs_pub_store_put_z(struct cvmfs_pub_store *s, char suffix, const void *zdata,
+			  size_t zlen, struct cvmfs_hash *out);
 /* Compresses (zlib 6), hashes and stores a buffer; *out = its hash. */
 int cvmfs_pub_store_put_buf(struct cvmfs_pub_store *s, char suffix, const void *data,
 			    size_t len, struct cvmfs_hash *out);
 /* 1 if the object exists. */
 int cvmfs_pub_store_has(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char suffix);
+/* Reads an object (still compressed) and checks its hash (*out malloc'd). */
+int cvmfs_pub_store_read(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char suffix,
+			 size_t max, unsigned char **out, size_t *len);
 /* Reads and inflates an object after checking its hash (*out malloc'd). */
 int cvmfs_pub_store_get(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char suffix,
 			size_t max, unsigned char **out, size_t *len);
@@ -121,7 +134,8 @@ struct cvmfs_pub_node {
 struct cvmfs_pub_prev_cat {			/* a catalog of the previous revision */
 	char *path;
 	struct cvmfs_hash hash;
-	uint64_t size, revision;
+	uint64_t size, revision;	/* revision: its properties' (catalog-props.c) */
+	int schema_revision;
 	unsigned char digest[20];
 };
 
@@ -150,6 +164,7 @@ struct cvmfs_pub_tree {
 	const struct cvmfs_pub_opts *o;
 	struct cvmfs_pub_err *e;
 	int srcfd;
+	int in_dir;			/* walk.c: the working directory is the one walked */
 	struct cvmfs_pub_node *nodes;
 	size_t n, ncap;
 	struct cvmfs_pub_content *contents;

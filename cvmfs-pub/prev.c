@@ -303,6 +303,7 @@ static int prev_catalog(struct cvmfs_pub_tree *t, struct cvmfs_pub_store *s, con
 	sqlite3_stmt *st = NULL;
 	struct cvmfs_pub_digest d = { { 0 } };
 	struct cvmfs_pub_prev_cat *pc;
+	struct cvmfs_catalog_props props;
 	int rc, has_ns = 0;
 
 	if (depth > CVMFS_PUB_NEST_MAX)
@@ -327,18 +328,17 @@ static int prev_catalog(struct cvmfs_pub_tree *t, struct cvmfs_pub_store *s, con
 	pc->path = strdup(path);
 	pc->hash = *h;
 	pc->size = size;
-	if (sqlite3_prepare_v2(db, "SELECT key, value FROM properties", -1, &st, NULL) == SQLITE_OK) {
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			const char *k = (const char *)sqlite3_column_text(st, 0);
-
-			if (k && strcmp(k, "revision") == 0)
-				pc->revision = (uint64_t)sqlite3_column_int64(st, 1);
-			if (k && strcmp(k, "schema_revision") == 0)
-				has_ns = sqlite3_column_int(st, 1) >= 7;
-		}
-		sqlite3_finalize(st);
-		st = NULL;
+	if (cvmfs_catalog_props_read(db, &props) < 0) {
+		rc = cvmfs_pub_fail(t->e, -EPROTONOSUPPORT, "previous revision: catalog %s has "
+				    "schema %g revision %d, not %s revision 2..%d; publish into a new "
+				    "repository", path[0] ? path : "/", props.schema,
+				    props.schema_revision, CVMFS_CATALOG_SCHEMA_STR,
+				    CVMFS_CATALOG_SCHEMA_REVISION);
+		goto out;
 	}
+	pc->revision = props.revision;
+	pc->schema_revision = props.schema_revision;
+	has_ns = props.schema_revision >= 7;
 	if ((rc = prev_rows(t, db, has_ns, &d, count)) < 0)
 		goto out;
 	if (sqlite3_prepare_v2(db, "SELECT path, sha1, size FROM nested_catalogs", -1, &st,

@@ -191,10 +191,35 @@ int cvmfs_pub_store_put_buf(struct cvmfs_pub_store *s, char suffix, const void *
 
 	if (rc < 0)
 		return rc;
-	rc = cvmfs_hash_buf(s->algo, z, zl, out);
-	if (rc == 0)
-		rc = cvmfs_pub_store_put(s, out, suffix, z, zl);
+	rc = cvmfs_pub_store_put_z(s, suffix, z, zl, out);
 	free(z);
+	return rc;
+}
+
+/* see internal.h */
+int cvmfs_pub_store_put_z(struct cvmfs_pub_store *s, char suffix, const void *zdata,
+			  size_t zlen, struct cvmfs_hash *out)
+{
+	int rc = cvmfs_hash_buf(s->algo, zdata, zlen, out);
+
+	return rc < 0 ? rc : cvmfs_pub_store_put(s, out, suffix, zdata, zlen);
+}
+
+/* see internal.h */
+int cvmfs_pub_store_read(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char suffix,
+			 size_t max, unsigned char **out, size_t *len)
+{
+	char rel[CVMFS_OBJ_PATH_MAX];
+	int rc;
+
+	*out = NULL;
+	if (relpath(h, suffix, rel, sizeof(rel)) < 0)
+		return -EINVAL;
+	rc = cvmfs_pub_read_file(s->datafd, rel, max, out, len);
+	if (rc == 0 && (rc = cvmfs_object_check(*out, *len, h, NULL)) < 0) {
+		free(*out);
+		*out = NULL;
+	}
 	return rc;
 }
 
@@ -202,20 +227,14 @@ int cvmfs_pub_store_put_buf(struct cvmfs_pub_store *s, char suffix, const void *
 int cvmfs_pub_store_get(struct cvmfs_pub_store *s, const struct cvmfs_hash *h, char suffix,
 			size_t max, unsigned char **out, size_t *len)
 {
-	char rel[CVMFS_OBJ_PATH_MAX];
 	unsigned char *z;
 	size_t zl;
-	int rc;
+	int rc = cvmfs_pub_store_read(s, h, suffix, max, &z, &zl);
 
 	*out = NULL;
-	if (relpath(h, suffix, rel, sizeof(rel)) < 0)
-		return -EINVAL;
-	rc = cvmfs_pub_read_file(s->datafd, rel, max, &z, &zl);
 	if (rc < 0)
 		return rc;
-	rc = cvmfs_object_check(z, zl, h, NULL);
-	if (rc == 0)
-		rc = cvmfs_zlib_inflate(z, zl, max, out, len, NULL);
+	rc = cvmfs_zlib_inflate(z, zl, max, out, len, NULL);
 	free(z);
 	return rc;
 }

@@ -188,3 +188,50 @@ int cvmfs_pub_deflate(const void *in, size_t len, unsigned char **out, size_t *o
 	*outlen = n;
 	return 0;
 }
+
+/* see internal.h */
+int cvmfs_pub_deflate_split(const void *in, size_t len, size_t head, int finish,
+			    unsigned char **out, size_t *outlen, size_t *zhead)
+{
+	z_stream z;
+	size_t cap = deflateBound(NULL, (uLong)len) + 64;
+	unsigned char *buf;
+	int rc;
+
+	*out = NULL;
+	if (head > len || (!finish && head != len))
+		return -EINVAL;
+	buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
+	memset(&z, 0, sizeof(z));
+	/* Level 6 = Z_DEFAULT_COMPRESSION, as cvmfs_pub_deflate. */
+	if (deflateInit(&z, 6) != Z_OK) {
+		free(buf);
+		return -ENOMEM;
+	}
+	z.next_in = (Bytef *)in;
+	z.avail_in = (uInt)head;
+	z.next_out = buf;
+	z.avail_out = (uInt)cap;
+	/* The full flush ends the head's block on a byte boundary and empties
+	 * the dictionary: what follows never refers back into the head. */
+	rc = deflate(&z, Z_FULL_FLUSH);
+	if (rc == Z_OK && (z.avail_in != 0 || z.avail_out == 0))
+		rc = Z_BUF_ERROR;
+	if (rc == Z_OK)
+		*zhead = z.total_out;
+	if (rc == Z_OK && finish) {
+		z.avail_in = (uInt)(len - head);
+		rc = deflate(&z, Z_FINISH);
+		rc = rc == Z_STREAM_END ? Z_OK : Z_BUF_ERROR;
+	}
+	*outlen = z.total_out;
+	deflateEnd(&z);
+	if (rc != Z_OK) {
+		free(buf);
+		return -EIO;
+	}
+	*out = buf;
+	return 0;
+}

@@ -152,7 +152,12 @@ static int read_xattrs(struct cvmfs_pub_tree *t, int dirfd, const char *name, st
 	size_t n = 0, voff = 0;
 	int rc = 0;
 
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", dirfd, name);
+	/* The working directory is dirfd's during the walk (cvmfs_pub_walk):
+	 * a name there is found much faster than through /proc. */
+	if (t->in_dir)
+		snprintf(proc, sizeof(proc), "%s", name);
+	else
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", dirfd, name);
 	len = llistxattr(proc, names, sizeof(names));
 	if (len < 0)
 		return (errno == ENOTSUP || errno == ENODATA) ? 0 :
@@ -489,6 +494,8 @@ static int walk_up(struct cvmfs_pub_tree *t, int *fd, uint32_t dir)
 	}
 	close(*fd);
 	*fd = nfd;
+	if (t->in_dir && fchdir(nfd) < 0)
+		t->in_dir = 0;		/* read_xattrs goes through /proc */
 	return 0;
 }
 
@@ -509,6 +516,8 @@ static int walk_down(struct cvmfs_pub_tree *t, int *fd, const char *name, uint32
 	}
 	close(*fd);
 	*fd = nfd;
+	if (t->in_dir && fchdir(nfd) < 0)
+		t->in_dir = 0;		/* read_xattrs goes through /proc */
 	return 0;
 }
 
@@ -648,7 +657,7 @@ int cvmfs_pub_walk(struct cvmfs_pub_tree *t)
 	struct ino_map m = { 0 };
 	struct stat st;
 	uint32_t *gid = NULL;
-	int rc;
+	int rc, cwd;
 
 	t->srcfd = open(t->o->src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (t->srcfd < 0)
@@ -662,9 +671,20 @@ int cvmfs_pub_walk(struct cvmfs_pub_tree *t)
 		return rc;
 	if ((rc = cat_add_node(&t->cats[0], 0)) < 0)
 		return rc;
-	if ((rc = read_xattrs(t, t->srcfd, ".", &t->nodes[0])) < 0)
-		return rc;
-	rc = walk_tree(t, &m);
+	/* The walk works in each directory it reads (see read_xattrs); no
+	 * other thread uses relative paths meanwhile (the previous revision's
+	 * loader names its files by directory fd). */
+	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	t->in_dir = cwd >= 0 && fchdir(t->srcfd) == 0;
+	rc = read_xattrs(t, t->srcfd, ".", &t->nodes[0]);
+	if (rc == 0)
+		rc = walk_tree(t, &m);
+	if (cwd >= 0 && fchdir(cwd) < 0 && rc == 0)
+		rc = cvmfs_pub_fail(t->e, -errno, "cannot return to the working directory: %s",
+				    strerror(errno));
+	if (cwd >= 0)
+		close(cwd);
+	t->in_dir = 0;
 	free(m.dev);
 	free(m.ino);
 	free(m.content);

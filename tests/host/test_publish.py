@@ -246,6 +246,103 @@ def test_unchanged_nested_catalog_is_reused(tmp_path, keys):
     assert r2.files()['/usr/bin/hello'] == b'hello again\n'
 
 
+def test_relative_paths_and_xattrs(tmp_path, keys, cvmboot):
+    """Source and repository named relative to the working directory: the
+    walk reads each directory's xattrs from inside it and returns to the
+    working directory (the manifest is written by its relative name after
+    the walk); the root directory's and nested ones' xattrs are all kept."""
+    make_tree(tmp_path / 'src')
+    os.setxattr(tmp_path / 'src', 'user.root', b'top')
+    os.setxattr(tmp_path / 'src/sw/v1/deep/er/f', 'user.deep', b'down')
+    for n in (1, 2):
+        r = subprocess.run([cvmboot, 'publish', 'src', 'repo', '--name', FQRN, '--keys',
+                            keys['dir']], cwd=tmp_path, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        rp = Repo(tmp_path / 'repo', FQRN, keys['pub'])
+        rp.check()
+        assert int(rp.manifest()['fields']['S']) == n
+        entries = rp.walk()
+        check_against_source(rp, tmp_path / 'src', entries)
+        assert parse_xattr(entries['']['xattr']) == {'user.root': b'top'}
+        assert parse_xattr(entries['/sw/v1/deep/er/f']['xattr']) == {'user.deep': b'down'}
+
+
+SPLICED = 'root catalog unchanged but for its revision'
+
+
+def test_unchanged_root_catalog_spliced(tmp_path, keys):
+    """An unchanged republish makes the root catalog from the previous object
+    (only its head, the properties, compressed again): the same rows and
+    statistics, the new revision, time and previous_revision; a client
+    reads exactly that database. A changed root catalog, or a previous one
+    not compressed that way (an older publisher's), is written in full."""
+    src, repo = tmp_path / 'src', tmp_path / 'repo'
+    make_tree(src)
+    os.makedirs(src / 'many')
+    for i in range(600):		# a root catalog well past the 16 KiB head
+        (src / 'many' / ('f%03d' % i)).write_bytes(b'%d\n' % i)
+    r = publish(src, repo, FQRN, keys, verbose=True)
+    assert SPLICED not in r.stderr
+    m1 = Repo(repo, FQRN, keys['pub']).manifest()['fields']
+
+    def rows(rp, h, table):
+        return sorted(rp.catalog(h).execute('SELECT * FROM %s' % table).fetchall())
+
+    for n in (2, 3):
+        r = publish(src, repo, FQRN, keys, verbose=True)
+        assert SPLICED in r.stderr, r.stderr
+        rp = Repo(repo, FQRN, keys['pub'])
+        rp.check()
+        m2 = rp.manifest()['fields']
+        assert int(m2['S']) == n and m2['C'] != m1['C']
+        p = rp.properties(m2['C'])
+        assert p['revision'] == str(n) and p['previous_revision'] == m1['C']
+        assert p['last_modified'] == m2['T'] and p['schema_revision'] == '7'
+        assert int(m2['B']) == rp.catalog_size(m2['C'])
+        for table in ('catalog', 'chunks', 'nested_catalogs', 'statistics'):
+            assert rows(rp, m2['C'], table) == rows(rp, m1['C'], table), table
+        m1 = m2
+    files = rp.files()
+    # the client mounts the spliced revision and reads the source's bytes
+    if os.access('/dev/fuse', os.W_OK) and os.geteuid() == 0:
+        from cvmfsmount import Mount
+        from servers import Nginx
+        with Nginx(str(repo)) as web, Mount(web.url, tmp_path / 'mnt', FQRN, keys['pub'],
+                                            tmp_path / 'cache') as mt:
+            assert sorted(os.listdir(mt.mnt + '/many')) == sorted(os.listdir(src / 'many'))
+            for p, data in files.items():
+                with open(mt.mnt + p, 'rb') as fh:
+                    assert fh.read() == data, p
+    # one file changed in the root catalog: written in full
+    (src / 'many/f000').write_bytes(b'changed\n')
+    r = publish(src, repo, FQRN, keys, verbose=True)
+    assert SPLICED not in r.stderr
+    rp = Repo(repo, FQRN, keys['pub'])
+    rp.check()
+    files['/many/f000'] = b'changed\n'
+    assert rp.files() == files
+    # the previous root catalog compressed in one piece (as before the head
+    # split), re-signed: not spliced, written in full, still right
+    m = rp.manifest()['fields']
+    data = rp.object(m['C'], 'C')
+    z = zlib.compress(data, 6)
+    h = hashlib.sha1(z).hexdigest()
+    open(repo / 'data' / h[:2] / (h[2:] + 'C'), 'wb').write(z)
+    raw = open(repo / '.cvmfspublished', 'rb').read()
+    body = raw[:raw.index(b'\n--\n') + 1].decode().replace('C' + m['C'] + '\n', 'C' + h + '\n')
+    dg = hashlib.sha1(body.encode()).hexdigest()
+    sig = subprocess.run(['openssl', 'dgst', '-sha1', '-sign', keys['key']], input=dg.encode(),
+                         capture_output=True, check=True).stdout
+    open(repo / '.cvmfspublished', 'wb').write(body.encode() + b'--\n' + dg.encode() + b'\n' +
+                                               sig)
+    r = publish(src, repo, FQRN, keys, verbose=True)
+    assert SPLICED not in r.stderr
+    rp = Repo(repo, FQRN, keys['pub'])
+    rp.check()
+    assert rp.properties(rp.manifest()['fields']['C'])['previous_revision'] == h
+    assert rp.files() == files
+
+
 def test_tag_verb(tmp_path, keys, cvmboot):
     src, repo = tmp_path / 'src', tmp_path / 'repo'
     os.makedirs(src)

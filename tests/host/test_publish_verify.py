@@ -302,3 +302,30 @@ def test_verify_metainfo_and_reflog(published, tmp_path, cvmboot):
         assert r.returncode == 1 and msg in r.stderr, (name, r.stdout, r.stderr)
         with pytest.raises(RepoError, match=checker_msg):
             Repo(d, FQRN, keys['pub']).check()
+
+
+def test_catalog_schema_revision_unsupported(published, tmp_path, cvmboot):
+    """A root catalog whose properties say schema revision 9 (newer than the
+    7 the client reads), re-signed: inspect names the catalog and the
+    revision, and a publish on top refuses to build on it (both read the
+    properties through cvmfs-lite's shared reader)."""
+    import sqlite3
+    repo, keys = copy(published, tmp_path)
+    f = Repo(repo, FQRN, keys['pub']).manifest()['fields']
+    db = tmp_path / 'root.db'
+    db.write_bytes(Repo(repo).object(f['C'], 'C'))
+    c = sqlite3.connect(str(db))
+    c.execute("UPDATE properties SET value = '9' WHERE key = 'schema_revision'")
+    c.commit()
+    c.close()
+    data = db.read_bytes()
+    resign(repo, keys['key'], C=put_object(repo, data, 'C'), B=str(len(data)))
+    r = inspect(cvmboot, repo, '--keys', keys['dir'])
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert 'catalog of /: schema 2.5 revision 9 in its properties' in r.stderr, r.stderr
+    src = tmp_path / 'src'
+    os.makedirs(src)
+    p = publish(src, repo, FQRN, keys, check=False)
+    assert p.returncode != 0
+    assert 'previous revision: catalog / has schema 2.5 revision 9, not 2.5 revision 2..7' \
+        in p.stderr, p.stderr
