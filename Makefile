@@ -50,6 +50,7 @@ include boot/kernel.mk
 include tests/module.mk
 include tests/fuzz/fuzz.mk
 include boot/demo.mk
+include boot/web/web.mk
 
 T_CFLAGS += $(TP_T_INCLUDES)
 H_CFLAGS += $(TP_H_INCLUDES)

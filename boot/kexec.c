@@ -88,6 +88,19 @@ int boot_version_cmp(const char *a, const char *b)
 }
 
 /* Hex SHA-256 of an open file, from its start. */
+/* kexec_file_load(2); i386 (the web flavour, boot/web/) has no such system
+ * call, so there an update is never applied and the boot goes on. */
+static int kexec_file_load(int kfd, int ifd, const char *cmdline)
+{
+#ifdef SYS_kexec_file_load
+	return (int)syscall(SYS_kexec_file_load, kfd, ifd, strlen(cmdline) + 1, cmdline, 0UL);
+#else
+	(void)kfd; (void)ifd; (void)cmdline;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
 static int fd_sha256(int fd, char hex[65])
 {
 	mbedtls_sha256_context c;
@@ -179,7 +192,7 @@ int boot_stage_kexec(struct boot_ctx *ctx)
 	    (ifd = open_checked(dfd, a.initrd, a.initrd_sha256, "initrd", ctx)) < 0)
 		goto out;
 	snprintf(cmdline, sizeof(cmdline), "%s %s", a.cmdline[0] ? a.cmdline : ctx->cmdline, mark);
-	if (syscall(SYS_kexec_file_load, kfd, ifd, strlen(cmdline) + 1, cmdline, 0UL) < 0) {
+	if (kexec_file_load(kfd, ifd, cmdline) < 0) {
 		boot_log(ctx, "kexec", "loading %s %s failed: %s; booting on with %s",
 			 a.kernel, a.initrd, strerror(errno), CVMBOOT_VERSION);
 		goto out;
@@ -203,7 +216,9 @@ int boot_stage_kexec(struct boot_ctx *ctx)
 	    mount(NULL, BOOT_ROOT_RW, NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0) {
 		boot_log(ctx, "kexec", "cannot unmount or remount read-only %s: %s; booting on",
 			 BOOT_ROOT_RW, strerror(errno));
+#ifdef SYS_kexec_file_load
 		syscall(SYS_kexec_file_load, -1, -1, 0UL, NULL, 4UL /* KEXEC_FILE_UNLOAD */);
+#endif
 		goto reopen;
 	}
 	reboot(RB_KEXEC);
