@@ -111,11 +111,13 @@ all: $(B)/init $(B)/cvmboot $(B)/initramfs.cpio.xz $(B)/initrd.img
 deps:
 	$(Q)third_party/deps $(TP_SRC)
 	$(Q)touch $(TP_STAMP)
-	$(Q)$(MAKE) --no-print-directory $(TP_T_LIBS) $(TP_H_LIBS)
+	$(Q)$(MAKE) --no-print-directory $(TP_T_LIBS) $(TP_H_LIBS) web-deps
 
-size: $(B)/init $(B)/initramfs.cpio.xz
+size: $(B)/init $(B)/initramfs.cpio.xz $(B)/i386/init $(B)/i386/initramfs.cpio.xz
 	$(Q)$(PYTHON) linker/size.py --map $(B)/init.map --init $(B)/init \
-		--initramfs $(B)/initramfs.cpio.xz --budget linker/budget
+		--initramfs $(B)/initramfs.cpio.xz --budget linker/budget \
+		--i386-map $(B)/i386/init.map --i386-init $(B)/i386/init \
+		--i386-initramfs $(B)/i386/initramfs.cpio.xz
 
 clean:
 	rm -rf $(B)/t $(B)/h $(B)/init* $(B)/cvmboot $(B)/initramfs* $(B)/tests

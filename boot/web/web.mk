@@ -45,3 +45,72 @@ $(WEB_SPECS): $(TP_STAMP) boot/web/web.mk
 $(B)/i386/init: $(WEB_SPECS) FORCE
 	$(Q)$(MAKE) --no-print-directory B=$(B)/i386 TP=$(TP) TP_T_FLAV=musl-i386 \
 		T_CC='$(WEB_T_CC)' $(B)/i386/init
+
+# --- The initramfs: the i386 /init and the CA bundle (as the x86-64 one), then
+# a config archive with the repository's name, tag, proxy and public key.
+WEB_FQRN := web.cvmboot.test
+WEB_TAG := web
+WEB_SRV := $(WEB_DIR)/srv
+$(B)/i386/initramfs.cpio.xz: $(B)/cvmboot $(B)/i386/init $(TLS_CA_DER) $(B)/source-date-epoch
+	@echo "  CPIO    $@"
+	$(Q)$(B)/cvmboot mkinitramfs --init $(B)/i386/init --file $(TLS_CA_DER):etc/cvmboot/ca.der -o $(@:.xz=)
+	$(Q)xz -T1 --check=crc32 --x86 --lzma2=preset=9e -c $(@:.xz=) > $@
+
+# The repository's signing keys: made once per build directory.
+$(WEB_DIR)/keys/$(WEB_FQRN).pub: | $(B)/cvmboot
+	$(Q)mkdir -p $(@D)
+	$(Q)$(B)/cvmboot keygen $(WEB_FQRN) $(@D) >/dev/null
+$(WEB_DIR)/config.cpio: $(WEB_DIR)/keys/$(WEB_FQRN).pub $(B)/cvmboot boot/web/web.mk
+	@echo "  CONFIG  $@"
+	$(Q)printf 'repo_name=%s\nrepo_tag=%s\nrepo_key=/etc/cvmboot/keys/repo.pub\n' \
+		$(WEB_FQRN) $(WEB_TAG) > $(WEB_DIR)/defaults
+	$(Q)$(B)/cvmboot mkinitramfs --modules-only --file $(WEB_DIR)/defaults:etc/cvmboot/defaults \
+		--file $<:etc/cvmboot/keys/repo.pub -o $@
+$(WEB_SRV)/initrd.img: $(B)/i386/initramfs.cpio.xz $(WEB_DIR)/config.cpio
+	@echo "  INITRD  $@"
+	$(Q)mkdir -p $(@D) && cat $^ > $@
+
+# --- The i386 test OS, published as $(WEB_FQRN) (tag $(WEB_TAG)) under
+# $(WEB_SRV)/cvmfs/, where the page's default repo= path points.
+$(WEB_DIR)/os/sbin/init: boot/web/mkos $(TP_STAMP)
+	@echo "  MKOS    $(WEB_DIR)/os"
+	$(Q)boot/web/mkos $(TP_SRC)/busybox-i386/bin/busybox $(WEB_DIR)/os
+$(WEB_SRV)/cvmfs/$(WEB_FQRN)/.cvmfspublished: $(WEB_DIR)/os/sbin/init $(WEB_DIR)/keys/$(WEB_FQRN).pub $(B)/cvmboot
+	@echo "  PUBLISH $(WEB_FQRN) ($(WEB_TAG))"
+	$(Q)mkdir -p $(WEB_SRV)/cvmfs
+	$(Q)$(B)/cvmboot publish $(WEB_DIR)/os $(WEB_SRV)/cvmfs/$(WEB_FQRN) --name $(WEB_FQRN) \
+		--keys $(WEB_DIR)/keys --tag $(WEB_TAG) >/dev/null
+	$(Q)touch $@
+
+# --- The page, v86 (npm, pinned in boot/web/package-lock.json; `make deps`
+# installs it into $(WEB_NPM)) and Debian's SeaBIOS.
+$(WEB_NPM)/.installed: boot/web/package.json boot/web/package-lock.json
+	$(Q)command -v npm >/dev/null || { echo "web: npm is missing: run \`make deps\` (nodejs)" >&2; exit 1; }
+	$(Q)mkdir -p $(@D) && cp boot/web/package.json boot/web/package-lock.json $(@D)/
+	$(Q)cd $(@D) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	$(Q)touch $@
+WEB_V86 := $(WEB_NPM)/node_modules/v86/build
+$(WEB_SRV)/v86/%: $(WEB_NPM)/.installed
+	$(Q)mkdir -p $(@D) && cp $(WEB_V86)/$* $@
+$(WEB_SRV)/bios/seabios.bin: /usr/share/seabios/bios.bin
+	$(Q)mkdir -p $(@D) && cp $< $@
+$(WEB_SRV)/bios/vgabios.bin: /usr/share/seabios/vgabios-stdvga.bin
+	$(Q)mkdir -p $(@D) && cp $< $@
+/usr/share/seabios/%:
+	@echo "web: $@ is missing: run \`make deps\` (seabios)" >&2; exit 1
+$(WEB_SRV)/%: boot/web/%
+	$(Q)mkdir -p $(@D) && cp $< $@
+$(WEB_SRV)/vmlinuz: $(WEB_DIR)/vmlinuz
+	$(Q)mkdir -p $(@D) && cp $< $@
+
+WEB_FILES := $(WEB_SRV)/index.html $(WEB_SRV)/web.js $(WEB_SRV)/v86/libv86.js \
+	$(WEB_SRV)/v86/v86.wasm $(WEB_SRV)/bios/seabios.bin $(WEB_SRV)/bios/vgabios.bin \
+	$(WEB_SRV)/vmlinuz $(WEB_SRV)/initrd.img $(WEB_SRV)/cvmfs/$(WEB_FQRN)/.cvmfspublished
+
+# `make web [WEB_PORT=8086]`: build, then serve until ^C.
+WEB_PORT ?= 8086
+.PHONY: web web-files web-deps
+web-deps: $(WEB_NPM)/.installed
+web-files: $(WEB_FILES)
+web: $(WEB_FILES)
+	$(Q)$(PYTHON) boot/web/serve.py --root $(WEB_SRV) --port $(WEB_PORT)
