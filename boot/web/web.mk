@@ -71,13 +71,14 @@ $(WEB_SRV)/initrd.img: $(B)/i386/initramfs.cpio.xz $(WEB_DIR)/config.cpio
 	$(Q)mkdir -p $(@D) && cat $^ > $@
 
 # --- The i386 test OS, published as $(WEB_FQRN) (tag $(WEB_TAG)) under
-# $(WEB_SRV)/cvmfs/, where the page's default repo= path points.
+# $(WEB_SRV)/cvmfs/, where the page's default repo= path points; a new tree
+# is published into a new repository (one revision, tag $(WEB_TAG)).
 $(WEB_DIR)/os/sbin/init: boot/web/mkos $(TP_STAMP)
 	@echo "  MKOS    $(WEB_DIR)/os"
 	$(Q)boot/web/mkos $(TP_SRC)/busybox-i386/bin/busybox $(WEB_DIR)/os
 $(WEB_SRV)/cvmfs/$(WEB_FQRN)/.cvmfspublished: $(WEB_DIR)/os/sbin/init $(WEB_DIR)/keys/$(WEB_FQRN).pub $(B)/cvmboot
 	@echo "  PUBLISH $(WEB_FQRN) ($(WEB_TAG))"
-	$(Q)mkdir -p $(WEB_SRV)/cvmfs
+	$(Q)rm -rf $(WEB_SRV)/cvmfs/$(WEB_FQRN) && mkdir -p $(WEB_SRV)/cvmfs
 	$(Q)$(B)/cvmboot publish $(WEB_DIR)/os $(WEB_SRV)/cvmfs/$(WEB_FQRN) --name $(WEB_FQRN) \
 		--keys $(WEB_DIR)/keys --tag $(WEB_TAG) >/dev/null
 	$(Q)touch $@
@@ -114,3 +115,12 @@ web-deps: $(WEB_NPM)/.installed
 web-files: $(WEB_FILES)
 web: $(WEB_FILES)
 	$(Q)$(PYTHON) boot/web/serve.py --root $(WEB_SRV) --port $(WEB_PORT)
+
+# The browser test (tests/web/) and the bench (tests/bench/bench_web.py) use
+# them; `make check T=...` builds them only when T names tests/web.
+check: $(if $(T),$(if $(findstring tests/web,$(T)),web-files),web-files)
+bench: web-files
+# `make bench-web`: only the web flavour's figures.
+.PHONY: bench-web
+bench-web: web-files
+	$(Q)CVMBOOT_BUILD=$(abspath $(B)) CVMBOOT_TP=$(abspath $(TP)) $(PYTHON) tests/bench/bench_web.py --runs $(BENCH_RUNS)

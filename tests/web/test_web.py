@@ -29,7 +29,7 @@ SRV = os.path.join(BUILD, 'web', 'srv')
 MODULES = os.path.join(TP, 'web', 'node_modules')
 FQRN = 'web.cvmboot.test'
 PAGE_TIMEOUT_S = 150
-PROMPT = r'cvmboot-web:[^\n]*# $'
+PROMPT = r'cvmboot-web:[^\n]*# (?:\x1b\[[0-9;]*[A-Za-z])*$'
 GATEWAY = '192.168.86.1'	# v86's fetch network's gateway, the page's proxy
 
 import sys  # noqa: E402
