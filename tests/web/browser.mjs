@@ -7,12 +7,14 @@
 //
 //   node tests/web/browser.mjs --modules DIR --url URL --json-out F
 //        [--wait REGEX]... [--type TEXT --expect REGEX]... [--screenshot F]
-//        [--timeout S]
+//        [--fail REGEX] [--timeout S]
 //
 // Each --wait REGEX is awaited in turn on the page's console (the guest's
 // serial port), each within --timeout seconds of page load. Then each --type
 // TEXT is typed into the console (followed by Enter) and its --expect REGEX
-// awaited on the console output that follows. On a timeout it exits 1 after
+// awaited on the console output that follows. --fail REGEX (e.g. PID 1's
+// "hint:" line) ends a wait at once when the console shows it. On a
+// timeout or a --fail match it exits 1 after
 // writing the JSON (with "failed" saying what was awaited) and the console.
 // Chromium reaches nothing but 127.0.0.1: every host name resolves to nothing
 // except 127.0.0.1, no proxy, no background networking.
@@ -21,7 +23,7 @@ import fs from "node:fs";
 import path from "node:path";
 
 function args(argv) {
-	const a = { wait: [], type: [], expect: [], timeout: 120 };
+	const a = { wait: [], type: [], expect: [], timeout: 120, fail: "(?!)" };
 	for (let i = 0; i < argv.length; i += 2) {
 		const k = argv[i].replace(/^--/, "").replace(/-/g, "_"), v = argv[i + 1];
 		if (v === undefined)
@@ -94,11 +96,16 @@ async function main() {
 		for (const w of a.wait) {
 			const re = new RegExp(w);
 			try {
-				await page.waitForFunction((src) => window.cvmbootWeb &&
-					new RegExp(src).test(window.cvmbootWeb.text()), w,
+				await page.waitForFunction(([src, bad]) => window.cvmbootWeb &&
+					(new RegExp(src).test(window.cvmbootWeb.text()) ||
+					 new RegExp(bad).test(window.cvmbootWeb.text())), [w, a.fail],
 					{ timeout: remaining(), polling: 100 });
 			} catch (e) {
 				out.failed = "the console never showed /" + w + "/ within " + a.timeout + " s of page load";
+				break;
+			}
+			if (!re.test(await text())) {
+				out.failed = "the console showed /" + a.fail + "/ while waiting for /" + w + "/";
 				break;
 			}
 			const chunks = await page.evaluate(() => window.cvmbootWeb.chunks);

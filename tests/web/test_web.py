@@ -37,7 +37,7 @@ sys.path.insert(0, os.path.join(ROOT, 'boot', 'web'))
 import serve  # noqa: E402
 
 
-def browse(url, out_json, waits, typed=(), screenshot=None, timeout=PAGE_TIMEOUT_S):
+def browse(url, out_json, waits, typed=(), screenshot=None, timeout=PAGE_TIMEOUT_S, fail=None):
     """Runs tests/web/browser.mjs; returns its JSON (raises with the console on failure)."""
     for p, what in ((MODULES, 'playwright-core (npm; make deps)'),
                     ('/usr/bin/chromium', 'chromium (Debian; make deps)'),
@@ -51,6 +51,8 @@ def browse(url, out_json, waits, typed=(), screenshot=None, timeout=PAGE_TIMEOUT
         argv += ['--type', text, '--expect', expect]
     if screenshot:
         argv += ['--screenshot', screenshot]
+    if fail:
+        argv += ['--fail', fail]
     r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 120)
     res = json.loads(open(out_json).read()) if os.path.exists(out_json) else {}
     assert r.returncode == 0, 'browser run failed (%d):\n%s\n%s' % (r.returncode, r.stderr[-6000:],
@@ -75,7 +77,7 @@ def test_page_boots_streamed_os(tmp_path):
                      [r'cvmboot: timing: total +\d+ ms', r'cvmboot: hand-over: exec', PROMPT],
                      typed=[('cat /etc/os-release; ls /',
                              r'PRETTY_NAME="cvmboot web test OS[\s\S]*sbin[\s\S]*' + PROMPT)],
-                     screenshot=shot)
+                     screenshot=shot, fail=r'cvmboot: \S+: hint: ')
         nreq, nbytes, paths = served(web)
     con = res['console']
     # The OS came from the repository, through the page: the guest's GETs
