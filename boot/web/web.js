@@ -11,15 +11,20 @@
 // URL, which becomes the fetch() of that URL here.
 //
 // Query parameters (all optional): repo=/PATH (the repository's path on this
-// origin, default /cvmfs/@fqrn@), append=WORDS (more kernel command line).
+// origin, default /cvmfs/@fqrn@), append=WORDS (more kernel command line),
+// mtu=N (the guest network's MTU, default 65000).
 // window.cvmbootWeb exposes the console for tests: text(), chunks, send(s).
 "use strict";
 
 (function () {
 	const GATEWAY = "192.168.86.1";
+	const params = new URLSearchParams(location.search);
 	const MEMORY_MIB = 192;
 	const SCRATCH_MIB = 256;
-	const params = new URLSearchParams(location.search);
+	// v86's TCP sends one segment and waits for the guest's ACK before the
+	// next: throughput is one segment per round trip, so segments are large.
+	// virtio-net tells the guest this MTU (VIRTIO_NET_F_MTU).
+	const MTU = Number(params.get("mtu")) || 4000;
 	const con = document.getElementById("console");
 	const status = document.getElementById("status");
 	const chunks = [];	// [ms since page load, text] as the serial port wrote it
@@ -98,7 +103,7 @@
 		vga_memory_size: 2 << 20,
 		// The scratch disk: in memory, empty; PID 1 partitions and formats it.
 		hda: { buffer: new ArrayBuffer(SCRATCH_MIB << 20) },
-		net_device: { type: "virtio", relay_url: "fetch", router_ip: GATEWAY },
+		net_device: { type: "virtio", relay_url: "fetch", router_ip: GATEWAY, mtu: MTU },
 		disable_keyboard: true,
 		disable_mouse: true,
 		disable_speaker: true,
