@@ -132,7 +132,9 @@ async function main() {
 			const e = performance.getEntriesByType("navigation").concat(
 				performance.getEntriesByType("resource"));
 			return { requests: e.length,
-				bytes: e.reduce((n, x) => n + (x.transferSize || x.encodedBodySize || 0), 0) };
+				bytes: e.reduce((n, x) => n + (x.transferSize || x.encodedBodySize || 0), 0),
+				each: e.map((x) => ({ name: x.name, start_s: x.startTime / 1000,
+					end_s: x.responseEnd / 1000, bytes: x.transferSize || x.encodedBodySize || 0 })) };
 		});
 		out.origins = [...origins];
 		out.cmdline = await page.evaluate(() => window.cvmbootWeb && window.cvmbootWeb.cmdline);
