@@ -5,7 +5,7 @@ page's own origin through v86's fetch network, and the console takes typing.
 
 What each test waits for, each bounded (a failure dumps the page's console):
   - PID 1's timing table ("cvmboot: timing: total"), its hand-over, and the
-    OS's shell prompt ("cvmboot-web:/root# "), within PAGE_TIMEOUT_S of load;
+    OS's shell prompt ("cvmboot-web:~# "), within PAGE_TIMEOUT_S of load;
   - the output of `cat /etc/os-release; ls /`, typed into the console, 30 s;
   - for a repository signed by another key: PID 1's cause and hint lines on
     the page's console, then the same two lines on the serial console of a
@@ -14,15 +14,16 @@ What each test waits for, each bounded (a failure dumps the page's console):
 import json
 import os
 import re
-import shutil
 import subprocess
+import sys
 import time
-
-import pytest
 
 import cvmfsrepo
 import qemu
 from conftest import BUILD, ROOT, TP
+
+sys.path.insert(0, os.path.join(ROOT, 'boot', 'web'))
+import serve  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRV = os.path.join(BUILD, 'web', 'srv')
@@ -31,10 +32,6 @@ FQRN = 'web.cvmboot.test'
 PAGE_TIMEOUT_S = 150
 PROMPT = r'cvmboot-web:[^\n]*# (?:\x1b\[[0-9;]*[A-Za-z])*$'
 GATEWAY = '192.168.86.1'	# v86's fetch network's gateway, the page's proxy
-
-import sys  # noqa: E402
-sys.path.insert(0, os.path.join(ROOT, 'boot', 'web'))
-import serve  # noqa: E402
 
 
 def browse(url, out_json, waits, typed=(), screenshot=None, timeout=PAGE_TIMEOUT_S, fail=None):
