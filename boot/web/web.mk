@@ -1,14 +1,15 @@
 # SPDX-License-Identifier: MIT
 # boot/web/web.mk: the web flavour: cvmboot booting inside a web page, in v86
 # (an x86 emulator compiled to WebAssembly; no long mode, so everything here is
-# i386). `make web` builds the page's files into $(WEB_DIR) and serves them with
-# nginx on 127.0.0.1 (boot/web/serve); `make web-files` only builds them.
-#   $(B)/i386/init           PID 1, same sources, static musl i386 (gcc -m32)
-#   $(WEB_DIR)/vmlinuz       our i386 kernel (boot/web/kernel-i386.config)
-#   $(WEB_DIR)/initrd.img    /init + CA + a config archive with the repository's
-#                            public key (as boot/image.mk bakes REPO_KEY)
-#   $(WEB_DIR)/repo/         the i386 test OS (BusyBox), published and signed
-#   $(WEB_DIR)/index.html, web.js, v86 (npm, pinned), SeaBIOS (Debian)
+# i386). `make web` builds the page's files into $(WEB_DIR)/srv and serves
+# them with nginx on 127.0.0.1 (boot/web/serve.py); `make web-files` only
+# builds them. In $(WEB_DIR)/srv, one origin:
+#   vmlinuz          our i386 kernel (boot/web/kernel-i386.config; LZ4)
+#   initrd.img       $(B)/i386/init (PID 1: same sources, static musl i386,
+#                    gcc -m32), the CA bundle, and a config archive with the
+#                    repository's public key (as boot/image.mk bakes REPO_KEY)
+#   cvmfs/<fqrn>/    the i386 test OS (BusyBox, boot/web/mkos), signed
+#   index.html, web.js, v86/ (npm, pinned), bios/ (Debian's SeaBIOS)
 
 WEB_DIR := $(B)/web
 WEB_NPM := $(TP)/web
@@ -47,7 +48,8 @@ $(B)/i386/init: $(WEB_SPECS) FORCE
 		T_CC='$(WEB_T_CC)' $(B)/i386/init
 
 # --- The initramfs: the i386 /init and the CA bundle (as the x86-64 one), then
-# a config archive with the repository's name, tag, proxy and public key.
+# a config archive with the repository's name, tag and public key. The xz'd
+# copy is what `make size` reports.
 WEB_FQRN := web.cvmboot.test
 WEB_TAG := web
 WEB_SRV := $(WEB_DIR)/srv
@@ -66,9 +68,11 @@ $(WEB_DIR)/config.cpio: $(WEB_DIR)/keys/$(WEB_FQRN).pub $(B)/cvmboot boot/web/we
 		$(WEB_FQRN) $(WEB_TAG) > $(WEB_DIR)/defaults
 	$(Q)$(B)/cvmboot mkinitramfs --modules-only --file $(WEB_DIR)/defaults:etc/cvmboot/defaults \
 		--file $<:etc/cvmboot/keys/repo.pub -o $@
+# The page's initrd is not compressed: v86 would run the kernel's xz
+# decoder, which costs more seconds than the 0.5 MB it saves (README).
 $(WEB_SRV)/initrd.img: $(B)/i386/initramfs.cpio.xz $(WEB_DIR)/config.cpio
 	@echo "  INITRD  $@"
-	$(Q)mkdir -p $(@D) && cat $^ > $@
+	$(Q)mkdir -p $(@D) && cat $(B)/i386/initramfs.cpio $(WEB_DIR)/config.cpio > $@
 
 # --- The i386 test OS, published as $(WEB_FQRN) (tag $(WEB_TAG)) under
 # $(WEB_SRV)/cvmfs/, where the page's default repo= path points; a new tree
