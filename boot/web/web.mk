@@ -22,7 +22,12 @@ WEB_KKEY = $(shell { dpkg-query -W -f='$${Version}' linux-source-6.12; \
 	cat boot/web/kernel-i386.config boot/kernel-build boot/kernel-check; \
 	gcc --version | head -1; ld --version | head -1; echo i386; } | sha256sum | cut -c1-16)
 WEB_KOUT = $(KCACHE)/kernel-i386-$(WEB_KKEY)
-$(WEB_DIR)/vmlinuz: boot/web/kernel-i386.config boot/kernel-build boot/kernel-check
+# The key, kept in a file that changes only with it: a new toolchain or
+# source package fetches (or builds) the kernel of the new key.
+$(WEB_DIR)/kernel-key: FORCE
+	@mkdir -p $(@D)
+	$(Q)echo '$(WEB_KKEY)' | cmp -s - $@ || echo '$(WEB_KKEY)' > $@
+$(WEB_DIR)/vmlinuz: boot/web/kernel-i386.config boot/kernel-build boot/kernel-check $(WEB_DIR)/kernel-key
 	$(Q)KERNEL_JOBS=$${KERNEL_JOBS:-2} nice -n 10 boot/kernel-build i386 boot/web/kernel-i386.config \
 		$(WEB_KSRC_TAR) $(WEB_KOUT)
 	$(Q)mkdir -p $(@D) && cp $(WEB_KOUT)/vmlinuz $@.tmp && cp $(WEB_KOUT)/config $(WEB_DIR)/kernel.config && mv $@.tmp $@
