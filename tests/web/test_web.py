@@ -9,7 +9,9 @@ What each test waits for, each bounded (a failure dumps the page's console):
   - the output of `cat /etc/os-release; ls /`, typed into the console, 30 s;
   - for a repository signed by another key: PID 1's cause and hint lines on
     the page's console, then the same two lines on the serial console of a
-    QEMU boot of the same kernel, initramfs and command line.
+    QEMU boot of the same kernel, initramfs and command line;
+  - for a repository on another origin: PID 1's hint, the page having
+    refused the request.
 `make check` builds the page's files first (make web-files)."""
 import json
 import os
@@ -21,6 +23,7 @@ import time
 import cvmfsrepo
 import qemu
 from conftest import BUILD, ROOT, TP
+from servers import free_port
 
 sys.path.insert(0, os.path.join(ROOT, 'boot', 'web'))
 import serve  # noqa: E402
@@ -141,3 +144,21 @@ def test_bad_signature_same_line_as_serial_console(tmp_path, cvmboot):
     assert took is not None, 'QEMU: no hint line within 120 s:\n' + serial[-3000:]
     assert cause_and_hint(serial) == page, (cause_and_hint(serial), page)
     print('\nweb: page and serial console both say:\n  %s\n  %s' % page)
+
+
+def test_page_keeps_guest_on_its_origin(tmp_path):
+    """A repository URL naming another origin (given on the command line; a
+    guest can name any host, and Chromium's resolver rules do not cover IP
+    literals): the page refuses the guest's request itself, nothing leaves the
+    origin, and PID 1 says why the repository is unreachable, with its hint.
+    The other origin is a closed port on 127.0.0.1, so that a page without
+    the guard fails this test without reaching beyond the machine."""
+    other = 'http://127.0.0.1:%d' % free_port()
+    with serve.nginx(SRV) as web:
+        res = browse(web.url + '/?append=cvmfs_url=%s/cvmfs/@fqrn@' % other,
+                     tmp_path / 'other.json', [r'cvmboot: cvmfs: hint: [^\n]*\n'], timeout=120)
+    assert res['origins'] == [web.url], res['origins']
+    assert any('refused a request to ' + other in l for l in res['page_log']), res['page_log']
+    assert other in res['console'] and 'HTTP 403' in res['console'], res['console'][-3000:]
+    assert cause_and_hint(res['console']), res['console'][-3000:]
+    assert 'cvmboot-web' not in res['console']
