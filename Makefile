@@ -50,6 +50,7 @@ include boot/formats.mk
 include tests/module.mk
 include tests/fuzz/fuzz.mk
 include boot/demo.mk
+include boot/web/web.mk
 
 T_CFLAGS += $(TP_T_INCLUDES)
 H_CFLAGS += $(TP_H_INCLUDES)
@@ -119,15 +120,19 @@ all: $(B)/init $(B)/cvmboot $(B)/initramfs.cpio.xz $(B)/ca.cpio.xz $(B)/initrd.i
 deps:
 	$(Q)third_party/deps $(TP_SRC)
 	$(Q)touch $(TP_STAMP)
-	$(Q)$(MAKE) --no-print-directory $(TP_T_LIBS) $(TP_H_LIBS)
+	$(Q)$(MAKE) --no-print-directory $(TP_T_LIBS) $(TP_H_LIBS) web-deps
 
 # The image's parts (boot/image.mk IMAGE_INITRDS and its kernel) and what the
-# ISO and the raw disk add around them, each against linker/budget too.
+# ISO and the raw disk add around them, each against linker/budget too; and
+# the i386 init of the web flavour (boot/web/web.mk), shown beside it.
 SIZE_ARGS = --map $(B)/init.map --init $(B)/init --initramfs $(B)/initramfs.cpio.xz \
 	--budget linker/budget --part kernel=$(IMAGE_KERNEL) \
 	$(foreach f,$(IMAGE_INITRDS),--part $(notdir $(f))=$(f)) \
-	--image iso=$(B)/cvmboot.iso --image hdd=$(B)/cvmboot.hdd
-size: $(B)/init $(B)/initramfs.cpio.xz $(B)/cvmboot.iso $(B)/cvmboot.hdd
+	--image iso=$(B)/cvmboot.iso --image hdd=$(B)/cvmboot.hdd \
+	--i386-map $(B)/i386/init.map --i386-init $(B)/i386/init \
+	--i386-initramfs $(B)/i386/initramfs.cpio.xz
+size: $(B)/init $(B)/initramfs.cpio.xz $(B)/cvmboot.iso $(B)/cvmboot.hdd \
+		$(B)/i386/init $(B)/i386/initramfs.cpio.xz
 	$(Q)$(PYTHON) linker/size.py $(SIZE_ARGS)
 
 clean:

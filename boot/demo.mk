@@ -16,5 +16,5 @@ demo: $(B)/cvmboot $(B)/initrd.img
 bench: $(B)/cvmboot $(B)/init $(B)/initrd.img $(B)/initramfs.cpio.xz $(B)/cvmboot.iso \
 		$(B)/modules-$(KVER).cpio.xz $(B)/modules-$(IMAGE_KVER).cpio.xz
 	$(Q)third_party/deps $(TP_SRC)
-	$(Q)$(PYTHON) tests/bench/bench.py --build $(B) --dir $(DEMO_DIR) --runs $(BENCH_RUNS) \
+	$(Q)CVMBOOT_TP=$(abspath $(TP)) $(PYTHON) tests/bench/bench.py --build $(B) --dir $(DEMO_DIR) --runs $(BENCH_RUNS) \
 		--json $(BENCH_JSON)

@@ -89,6 +89,20 @@ int boot_version_cmp(const char *a, const char *b)
 	}
 }
 
+/* kexec_file_load(2); i386 (the web flavour, boot/web/) has no such system
+ * call, so there an update is never applied and the boot goes on. */
+static int kexec_file_load(int kfd, int ifd, const char *cmdline, unsigned long flags)
+{
+#ifdef SYS_kexec_file_load
+	return (int)syscall(SYS_kexec_file_load, kfd, ifd, cmdline ? strlen(cmdline) + 1 : 0UL,
+			    cmdline, flags);
+#else
+	(void)kfd; (void)ifd; (void)cmdline; (void)flags;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
 /* Hex SHA-256 of an open file, from its start. */
 static int fd_sha256(int fd, char hex[65])
 {
@@ -291,7 +305,7 @@ static int kexec_load_dir(struct boot_ctx *ctx, int dfd, const struct boot_kexec
 	}
 	snprintf(cmdline, sizeof(cmdline), "%s " BOOT_KEXEC_MARK "%s",
 		 a->cmdline[0] ? a->cmdline : ctx->cmdline, a->version);
-	if (syscall(SYS_kexec_file_load, kfd, ifd, strlen(cmdline) + 1, cmdline, 0UL) < 0) {
+	if (kexec_file_load(kfd, ifd, cmdline, 0UL) < 0) {
 		rc = -errno;
 		boot_log(ctx, "kexec", "loading %s %s failed: %s; booting on with %s",
 			 a->kernel, a->initrd, strerror(errno), CVMBOOT_VERSION);
@@ -325,7 +339,7 @@ static int kexec_exec(struct boot_ctx *ctx, const char *version)
 	    mount(NULL, BOOT_ROOT_RW, NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0) {
 		boot_log(ctx, "kexec", "cannot unmount or remount read-only %s: %s; booting on",
 			 BOOT_ROOT_RW, strerror(errno));
-		syscall(SYS_kexec_file_load, -1, -1, 0UL, NULL, 4UL /* KEXEC_FILE_UNLOAD */);
+		kexec_file_load(-1, -1, NULL, 4UL /* KEXEC_FILE_UNLOAD */);
 		goto reopen;
 	}
 	reboot(RB_KEXEC);

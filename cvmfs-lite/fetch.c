@@ -188,13 +188,15 @@ static int body_cb(void *arg, const void *buf, size_t len)
 static enum cls attempt(struct cvmfs_fetch *f, const char *url, const char *proxy,
 			const struct cvmfs_sink *s, bool nocache, int *status, bool *answered)
 {
+	/* cvmfs gives libcurl an empty "Pragma:", which only removes curl's
+	 * own Pragma header: no Pragma goes on the wire. Sent literally, it
+	 * is an empty header, for which v86's fetch network refuses the request. */
 	static const char *const nc[] = { "Pragma: no-cache", "Cache-Control: no-cache", NULL };
-	static const char *const plain[] = { "Pragma:", NULL };
 	bool direct = is_direct(proxy);
 	unsigned to = direct ? f->timeout_direct_ms : f->timeout_ms;
 	struct attempt a = { .s = s };
 	struct net_http_req req = {
-		.url = url, .proxy = direct ? NULL : proxy, .headers = nocache ? nc : plain,
+		.url = url, .proxy = direct ? NULL : proxy, .headers = nocache ? nc : NULL,
 		.connect_timeout_ms = to, .low_speed_ms = to, .low_speed_bytes = f->low_speed_bytes,
 		.min_rate = FETCH_MIN_RATE, .max_ms = FETCH_MAX_MS, .size_hint = s->size_hint,
 		.max_redirects = f->follow_redirects ? 4 : 0, .body = body_cb, .body_arg = &a,

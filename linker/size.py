@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
 """make size: bytes per module and per third-party library inside build/init
-(from the link map), every member of the initramfs, and the budget gate."""
+(from the link map), every member of the initramfs, and the budget gate.
+With --i386-map/--i386-init/--i386-initramfs also the web flavour's i386
+PID 1 (boot/web/), shown for comparison; the budget gates x86-64 only."""
 import argparse
 import os
 import re
@@ -19,7 +21,7 @@ def component(path):
     m = re.search(r'/t/([\w-]+)/[^/]+\.o$', path)
     if m:
         return m.group(1)
-    m = re.search(r'third_party/musl/lib/lib(\w+)\.a\(', path)
+    m = re.search(r'third_party/musl(?:-i386)?/lib/lib(\w+)\.a\(', path)
     if m:
         return 'tp:' + m.group(1)
     if re.search(r'libc\.a\(|/crt[1in]\.o$|/[Ss]crt1\.o$|/rcrt1\.o$', path):
@@ -101,6 +103,19 @@ def load_budget(path):
     return b
 
 
+def i386(a, x86_64):
+    """The web flavour's PID 1 next to build/init, component by component."""
+    sizes, bss = parse_map(a.i386_map)
+    print()
+    print('%-22s %10s %10s %10s' % ('i386/init component', 'bytes', 'bss', 'x86-64'))
+    for c in sorted(set(sizes) | set(bss), key=lambda k: -sizes.get(k, 0)):
+        print('%-22s %10d %10d %10d' % (c, sizes.get(c, 0), bss.get(c, 0), x86_64.get(c, 0)))
+    print('%-22s %10d %10d %10d' % ('sum of sections', sum(sizes.values()),
+                                    sum(bss.values()), sum(x86_64.values())))
+    print('%-22s %10d' % ('i386/init (stripped)', os.path.getsize(a.i386_init)))
+    print('%-22s %10d' % ('i386 initramfs.cpio.xz', os.path.getsize(a.i386_initramfs)))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--map', required=True)
@@ -114,6 +129,9 @@ def main():
                          "(boot loader, file system, padding)")
     ap.add_argument('--write-budget', action='store_true',
                     help='rewrite the budget: measured + 10%% headroom (a decision: commit it)')
+    ap.add_argument('--i386-map')
+    ap.add_argument('--i386-init')
+    ap.add_argument('--i386-initramfs')
     a = ap.parse_args()
 
     sizes, bss = parse_map(a.map)
@@ -146,6 +164,8 @@ def main():
     print('%-40s %10d %10s' % (os.path.basename(a.initramfs), xz_size,
                                 budget.get('initramfs.cpio.xz', '-')))
     rows.append(('initramfs.cpio.xz', xz_size))
+    if a.i386_map:
+        i386(a, sizes)
 
     if a.part or a.image:
         print()

@@ -74,6 +74,10 @@ endef
 $(eval $(call sqlite_amalg,bld,$(TP_SQLITE_HOST_OPTS)))
 $(eval $(call sqlite_amalg,bld-min,$(TP_SQLITE_OPTS)))
 
+# The target flavour's directory under $(TP): musl (x86-64), or musl-i386 for
+# the web flavour's PID 1 (boot/web/web.mk builds it with its own T_CC).
+TP_T_FLAV ?= musl
+
 TP_CFLAGS_COMMON := -w -ffile-prefix-map=$(CURDIR)/= -D_GNU_SOURCE
 TP_T_CFLAGS := $(TP_CFLAGS_COMMON) -Os -ffunction-sections -fdata-sections \
 	-fno-asynchronous-unwind-tables -fno-unwind-tables -isystem $(KINC)
@@ -95,17 +99,17 @@ TP_MBEDTLS_FLAGS := -I$(TP_SRC)/mbedtls/include -I$(CURDIR)/third_party \
 	-DMBEDTLS_CONFIG_FILE='"mbedtls-config.h"'
 TP_LWIP_FLAGS := -I$(TP_SRC)/lwip/src/include -I$(CURDIR)/net/lwip-port
 
-$(foreach f,musl host,$(eval $(call tp_lib,$(f),z,$(if $(filter musl,$(f)),$(T_CC),$(H_CC)),$(if $(filter musl,$(f)),$(TP_T_CFLAGS),$(TP_H_CFLAGS)),$(TP_SRC)/zlib,$(TP_ZLIB_SRCS),)))
-$(foreach f,musl host,$(eval $(call tp_lib,$(f),mbedtls,$(if $(filter musl,$(f)),$(T_CC),$(H_CC)),$(if $(filter musl,$(f)),$(TP_T_CFLAGS),$(TP_H_CFLAGS)),$(TP_SRC)/mbedtls/library,$(TP_MBEDTLS_SRCS),$(TP_MBEDTLS_FLAGS))))
-$(foreach f,musl host,$(eval $(call tp_lib,$(f),lwip,$(if $(filter musl,$(f)),$(T_CC),$(H_CC)),$(if $(filter musl,$(f)),$(TP_T_CFLAGS),$(TP_H_CFLAGS)),$(TP_SRC)/lwip/src,$(TP_LWIP_SRCS),$(TP_LWIP_FLAGS))))
+$(foreach f,$(TP_T_FLAV) host,$(eval $(call tp_lib,$(f),z,$(if $(filter $(TP_T_FLAV),$(f)),$(T_CC),$(H_CC)),$(if $(filter $(TP_T_FLAV),$(f)),$(TP_T_CFLAGS),$(TP_H_CFLAGS)),$(TP_SRC)/zlib,$(TP_ZLIB_SRCS),)))
+$(foreach f,$(TP_T_FLAV) host,$(eval $(call tp_lib,$(f),mbedtls,$(if $(filter $(TP_T_FLAV),$(f)),$(T_CC),$(H_CC)),$(if $(filter $(TP_T_FLAV),$(f)),$(TP_T_CFLAGS),$(TP_H_CFLAGS)),$(TP_SRC)/mbedtls/library,$(TP_MBEDTLS_SRCS),$(TP_MBEDTLS_FLAGS))))
+$(foreach f,$(TP_T_FLAV) host,$(eval $(call tp_lib,$(f),lwip,$(if $(filter $(TP_T_FLAV),$(f)),$(T_CC),$(H_CC)),$(if $(filter $(TP_T_FLAV),$(f)),$(TP_T_CFLAGS),$(TP_H_CFLAGS)),$(TP_SRC)/lwip/src,$(TP_LWIP_SRCS),$(TP_LWIP_FLAGS))))
 # lwIP compiles our options and hooks into itself: rebuild it when they change.
-$(foreach f,musl host,$(patsubst %.c,$(TP)/$(f)/obj/lwip/%.o,$(TP_LWIP_SRCS))): \
+$(foreach f,$(TP_T_FLAV) host,$(patsubst %.c,$(TP)/$(f)/obj/lwip/%.o,$(TP_LWIP_SRCS))): \
 	net/lwip-port/lwipopts.h net/lwip-port/hooks.h net/lwip-port/arch/cc.h
-$(eval $(call tp_lib,musl,sqlite3,$(T_CC),$(TP_T_CFLAGS),$(TP_SRC)/sqlite/bld-min,sqlite3.c,$(TP_SQLITE_OPTS)))
+$(eval $(call tp_lib,$(TP_T_FLAV),sqlite3,$(T_CC),$(TP_T_CFLAGS),$(TP_SRC)/sqlite/bld-min,sqlite3.c,$(TP_SQLITE_OPTS)))
 $(eval $(call tp_lib,host,sqlite3,$(H_CC),$(TP_H_CFLAGS),$(TP_SRC)/sqlite/bld,sqlite3.c,$(TP_SQLITE_HOST_OPTS)))
 
 TP_LIBS := z mbedtls lwip sqlite3
-TP_T_LIBS := $(TP_LIBS:%=$(TP)/musl/lib/lib%.a)
+TP_T_LIBS := $(TP_LIBS:%=$(TP)/$(TP_T_FLAV)/lib/lib%.a)
 TP_H_LIBS := $(TP_LIBS:%=$(TP)/host/lib/lib%.a)
 # Headers our code compiles against, for both flavours.
 TP_INCLUDES := -I$(TP_SRC)/zlib -I$(TP_SRC)/mbedtls/include -I$(CURDIR)/third_party \

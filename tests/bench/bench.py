@@ -24,7 +24,7 @@ never asserts; also writes JSON).
   5. peak memory (VmHWM) of the cvmfs-lite daemon (printed in the guest by the
      demo OS's cvmboot-demo-report.service) and of PID 1 (when it prints it).
 Each figure: median, min and max of --runs runs. Then the other engineers'
-bench scripts (bench_publish.py, bench_mount.py, bench_mkfs.py) if present.
+bench scripts (bench_publish.py, bench_mount.py, bench_mkfs.py, bench_web.py) if present.
 
     /usr/bin/python3 tests/bench/bench.py --build build [--dir build/demo] [--runs 3] [--json F]
 """
@@ -53,7 +53,7 @@ UCERNVM = {	# quoted from ucernvm-reference.md section 7 (not measured here)
 RTT_MS = 20	# the simulated WAN round trip of the RTT rows
 BW_MBIT = 25	# the bandwidth of the home-line rows (with RTT_MS)
 PEERS = (('bench_publish.py', ['--random-mib', '64']), ('bench_mount.py', ['--small']),
-         ('bench_mkfs.py', []))
+         ('bench_mkfs.py', []), ('bench_web.py', ['--runs', '3']))
 
 
 def stat3(xs):
