@@ -163,6 +163,10 @@ int boot_stage_handover(struct boot_ctx *ctx)
 	boot_log_timing(ctx);
 	boot_log(ctx, "hand-over", "exec %s", init);
 	save_logs(ctx);
+	/* The console fds stay (they are close-on-exec): if the exec fails,
+	 * the fatal path can still say why. */
+	sw.keep_fds = ctx->console_fds;
+	sw.nkeep = (size_t)ctx->nconsoles;
 	rc = aufs_switch_root_prepare(&sw, &st);
 	if (rc < 0)
 		return rc;
