@@ -27,9 +27,11 @@ IMAGE_KERNEL := /boot/vmlinuz-$(IMAGE_KVER)
 IMAGE_MODULES := $(B)/modules-$(IMAGE_KVER).cpio.xz
 VM_KERNEL := /boot/vmlinuz-$(KVER)
 VM_MODULES := $(B)/modules-$(KVER).cpio.xz
-else
+else ifneq ($(wildcard $(KERNEL)),)
 IMAGE_KERNEL := $(KERNEL)
 VM_KERNEL := $(KERNEL)
+else
+$(error KERNEL=$(KERNEL) is neither "own", "debian" nor an existing bzImage file)
 endif
 KMODS := $(shell grep -v '^\#' boot/kmods.list)
 
