@@ -103,13 +103,20 @@ static int kexec_file_load(int kfd, int ifd, const char *cmdline, unsigned long 
 #endif
 }
 
+static void sha256_hex(const unsigned char h[32], char hex[65])
+{
+	int i;
+
+	for (i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", h[i]);
+}
+
 /* Hex SHA-256 of an open file, from its start. */
 static int fd_sha256(int fd, char hex[65])
 {
 	mbedtls_sha256_context c;
 	unsigned char buf[16 * 1024], h[32];
 	ssize_t n;
-	int i;
 
 	mbedtls_sha256_init(&c);
 	mbedtls_sha256_starts_ret(&c, 0);
@@ -119,8 +126,7 @@ static int fd_sha256(int fd, char hex[65])
 	mbedtls_sha256_free(&c);
 	if (n < 0 || lseek(fd, 0, SEEK_SET) < 0)
 		return -errno;
-	for (i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", h[i]);
+	sha256_hex(h, hex);
 	return 0;
 }
 
@@ -134,6 +140,8 @@ static int open_checked(int dirfd, const char *name, const char *want, const cha
 		boot_log(ctx, "kexec", "%s %s: %s; update not applied", what, name, strerror(errno));
 		return -errno;
 	}
+	if (!want)	/* just copied and hashed by copy_checked */
+		return fd;
 	if ((rc = fd_sha256(fd, hex)) < 0 || strcmp(hex, want) != 0) {
 		boot_log(ctx, "kexec", "%s %s: SHA-256 %s does not match apply's %s; corrupt "
 			 "payload refused (rebuild it with cvmboot mkupdate)", what, name,
@@ -193,7 +201,7 @@ static int copy_checked(int src, int dst, const char *name, const char *want, ch
 	char tmp[160], hex[65];
 	struct stat sb;
 	ssize_t n = 0;
-	int in, out, i, rc = 0;
+	int in, out, rc = 0;
 
 	snprintf(tmp, sizeof(tmp), ".%s.part", name);
 	in = openat(src, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -230,8 +238,7 @@ static int copy_checked(int src, int dst, const char *name, const char *want, ch
 		rc = -errno;
 	close(out);
 	close(in);
-	for (i = 0; i < 32; i++)
-		snprintf(hex + 2 * i, 3, "%02x", h[i]);
+	sha256_hex(h, hex);
 	if (rc < 0)
 		snprintf(why, cap, "copying %s: %s", name, strerror(-rc));
 	else if (strcmp(hex, want) != 0) {
@@ -292,14 +299,18 @@ int boot_kexec_take(int src, int dst, const char *running, const char *cmdline, 
 }
 
 /* Loads the payload a in directory dfd with kexec_file_load: 0, or -errno
- * (logged: the boot goes on). */
-static int kexec_load_dir(struct boot_ctx *ctx, int dfd, const struct boot_kexec_apply *a)
+ * (logged: the boot goes on). verified: its files were hashed as they were
+ * copied there (the update stage), so they are not read a second time. */
+static int kexec_load_dir(struct boot_ctx *ctx, int dfd, const struct boot_kexec_apply *a,
+			  bool verified)
 {
 	char cmdline[4096 + 96];
 	int kfd = -1, ifd = -1, rc = 0;
 
-	if ((kfd = open_checked(dfd, a->kernel, a->kernel_sha256, "kernel", ctx)) < 0 ||
-	    (ifd = open_checked(dfd, a->initrd, a->initrd_sha256, "initrd", ctx)) < 0) {
+	if ((kfd = open_checked(dfd, a->kernel, verified ? NULL : a->kernel_sha256, "kernel",
+				ctx)) < 0 ||
+	    (ifd = open_checked(dfd, a->initrd, verified ? NULL : a->initrd_sha256, "initrd",
+				ctx)) < 0) {
 		rc = kfd < 0 ? kfd : ifd;
 		goto out;
 	}
@@ -382,7 +393,7 @@ int boot_stage_kexec(struct boot_ctx *ctx)
 			boot_log(ctx, "kexec", "%s", why);
 		goto out;
 	}
-	if (kexec_load_dir(ctx, dfd, &a) < 0)
+	if (kexec_load_dir(ctx, dfd, &a, false) < 0)
 		goto out;
 	close(dfd);
 	return kexec_exec(ctx, a.version);
@@ -420,7 +431,7 @@ int boot_stage_update(struct boot_ctx *ctx)
 	boot_log(ctx, "update", "repository payload %s verified and copied to kexec/",
 		 a.version);
 	/* Loaded first: a payload the kernel refuses stops nothing. */
-	if (kexec_load_dir(ctx, dst, &a) < 0)
+	if (kexec_load_dir(ctx, dst, &a, true) < 0)
 		goto out;
 	close(dst);
 	close(src);

@@ -175,6 +175,9 @@ def main():
             name, path = spec.split('=', 1)
             n = os.path.getsize(path)
             parts += n
+            if os.path.samefile(path, a.initramfs):	# budgeted above already
+                print('%-40s %10d %10s' % (name, n, budget.get('initramfs.cpio.xz', '-')))
+                continue
             print('%-40s %10d %10s' % (name, n, budget.get('image.' + name, '-')))
             rows.append(('image.' + name, n))
         for spec in a.image:
