@@ -358,17 +358,18 @@ static void bundle_ended(struct cvmfs_client *c, struct bundle *b)
 }
 
 /* see internal.h */
-void cvmfs_bundles_run(struct cvmfs_client *c)
+bool cvmfs_bundles_run(struct cvmfs_client *c)
 {
 	struct cvmfs_bundles *x = calloc(1, sizeof(*x));
 	char *text = NULL;
 	size_t line = 0, nput = 0, nbad = 0, nfail = 0, ncached = 0, nahead = 0;
 	uint64_t bytes = 0, t0 = net_now_ms();
+	bool all = false;
 	long i;
 	int rc;
 
 	if (!x)
-		return;
+		return false;
 	if ((rc = cvmfs_list_load(c, c->cfg.bundle_file, NULL, &text)) < 0) {
 		cvmfs_log(c, "bundles %s: %s", c->cfg.bundle_file,
 			  rc == -ENOENT ? "none in this repository" : strerror(-rc));
@@ -411,9 +412,11 @@ void cvmfs_bundles_run(struct cvmfs_client *c)
 		  "%llu bytes, %llu ms; %zu fetched ahead of their turn for a read", x->nb, nfail,
 		  ncached, nput, nbad, (unsigned long long)bytes,
 		  (unsigned long long)(net_now_ms() - t0), nahead);
+	all = x->nb > 0 && ncached == x->nb && !c->stopping;
 out:
 	free(text);
 	free(x->by_hash);
 	free(x->p);
 	free(x);
+	return all;
 }

@@ -251,13 +251,14 @@ struct cvmfs_catalog *cvmfs_catalog_open(int fd, const char *path, const struct 
 	if (sqlite3_prepare_v3(cat->db, "SELECT sha1, size FROM nested_catalogs WHERE path = ?", -1,
 			       SQLITE_PREPARE_PERSISTENT, &cat->st_nested, NULL))
 		goto bad;
-	/* Inode range: rowids, then one inode per hardlink group (spec §4.3). */
-	if (sqlite3_prepare_v2(cat->db, "SELECT max(rowid), max(hardlinks >> 32) FROM catalog", -1,
-			       &st, NULL))
+	/* Inode range: the rowids (a hardlink group takes one of its rows'):
+	 * max(rowid) is one B-tree descent, where max(hardlinks) was a scan
+	 * of the whole table at every mount. */
+	if (sqlite3_prepare_v2(cat->db, "SELECT max(rowid) FROM catalog", -1, &st, NULL))
 		goto bad;
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		cat->max_rowid = sqlite3_column_int64(st, 0);
-		cat->ino_span = (uint64_t)cat->max_rowid + (uint64_t)sqlite3_column_int64(st, 1) + 2;
+		cat->ino_span = (uint64_t)cat->max_rowid + 2;
 	}
 	sqlite3_finalize(st);
 	cat->ino_offset = ino_offset;
@@ -279,8 +280,42 @@ void cvmfs_catalog_close(struct cvmfs_catalog *cat)
 	sqlite3_finalize(cat->st_nested);
 	sqlite3_close(cat->db);
 	free(cat->path);
+	free(cat->hl);
 	pthread_mutex_destroy(&cat->lock);
 	free(cat);
+}
+
+/* The rowid whose inode hardlink group g has: the first row of it met
+ * (rowid), remembered. Called with cat->lock held. Out of memory: the
+ * row's own (the links then show as separate files, nothing worse). */
+static int64_t hl_rowid(struct cvmfs_catalog *cat, uint32_t g, int64_t rowid)
+{
+	size_t i;
+
+	if (2 * (cat->hl_n + 1) > cat->hl_cap) {
+		size_t cap = cat->hl_cap ? 2 * cat->hl_cap : 64;
+		struct cvmfs_hl *t = calloc(cap, sizeof(*t));
+
+		if (!t)
+			return rowid;
+		for (size_t k = 0; k < cat->hl_cap; k++) {
+			if (!cat->hl[k].group)
+				continue;
+			for (i = cat->hl[k].group * 2654435761u % cap; t[i].group; i = (i + 1) % cap)
+				;
+			t[i] = cat->hl[k];
+		}
+		free(cat->hl);
+		cat->hl = t;
+		cat->hl_cap = cap;
+	}
+	for (i = g * 2654435761u % cat->hl_cap; cat->hl[i].group; i = (i + 1) % cat->hl_cap)
+		if (cat->hl[i].group == g)
+			return cat->hl[i].rowid;
+	cat->hl[i].group = g;
+	cat->hl[i].rowid = rowid;
+	cat->hl_n++;
+	return rowid;
 }
 
 static void row(struct cvmfs_catalog *cat, sqlite3_stmt *st, struct cvmfs_dirent *d)
@@ -325,8 +360,8 @@ static void row(struct cvmfs_catalog *cat, sqlite3_stmt *st, struct cvmfs_dirent
 			memcpy(d->xattr, sqlite3_column_blob(st, 11), d->xattr_len);
 		d->has_xattr = d->xattr != NULL;
 	}
-	d->ino = cat->ino_offset + (d->hl_group && !(d->flags & CVMFS_FLAG_DIR) ?
-				    (uint64_t)cat->max_rowid + d->hl_group : (uint64_t)d->rowid);
+	d->ino = cat->ino_offset + (uint64_t)(d->hl_group && !(d->flags & CVMFS_FLAG_DIR) ?
+					      hl_rowid(cat, d->hl_group, d->rowid) : d->rowid);
 }
 
 /* see internal.h */

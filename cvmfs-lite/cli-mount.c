@@ -280,15 +280,19 @@ static int daemonise(struct mount *m, int pfd[2])
 static int serve(struct mount *m, int pfd[2])
 {
 	static struct sigctx sc;	/* the detached thread may outlive this frame */
+	sigset_t usr1;
 	pthread_t st;
 	int rc;
 
 	sc.mountpoint = m->mnt;
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
 	sigemptyset(&sc.set);
 	sigaddset(&sc.set, SIGTERM);
 	sigaddset(&sc.set, SIGINT);
 	sigaddset(&sc.set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sc.set, NULL);
+	pthread_sigmask(SIG_BLOCK, &usr1, NULL);	/* the client's own thread takes it */
 	signal(SIGPIPE, SIG_IGN);
 	if (pthread_create(&st, NULL, sig_thread, &sc) == 0)
 		pthread_detach(st);

@@ -433,9 +433,10 @@ int cvmfs_client_open(const struct cvmfs_client_cfg *cfg, struct cvmfs_client **
 	char dummy[8];
 	struct cvmfs_hash root;
 	struct chosen ch;
-	uint64_t nts, nrev;
+	uint64_t nts, nrev, t[4];
 	int rc;
 
+	t[0] = net_now_ms();
 	if (!why || !whylen) {
 		why = dummy;
 		whylen = sizeof(dummy);
@@ -492,6 +493,7 @@ int cvmfs_client_open(const struct cvmfs_client_cfg *cfg, struct cvmfs_client **
 		goto out;
 	}
 	cvmfs_cache_pins_load(&c->cache);
+	t[1] = net_now_ms();
 	if ((rc = cvmfs_fetch_init(&c->fetch, cfg->servers, cfg->proxies, cfg->fqrn, c)) < 0) {
 		WHY("bad server or proxy list (servers: 'http://host/cvmfs/@fqrn@;...', "
 		    "proxies: 'a|b;c|DIRECT')");
@@ -515,6 +517,7 @@ int cvmfs_client_open(const struct cvmfs_client_cfg *cfg, struct cvmfs_client **
 		goto out;
 	if ((rc = choose_root(c, &root, &ch, why, whylen)) < 0)
 		goto out;
+	t[2] = net_now_ms();
 	/* The manifest's signature is good and it is not a replay: it moves
 	 * the replay floor even if its root catalog fails to load next. */
 	if (ch.verified)
@@ -529,9 +532,13 @@ int cvmfs_client_open(const struct cvmfs_client_cfg *cfg, struct cvmfs_client **
 		newest_read(c, &nts, &nrev);
 		crumb_write(c, nts);
 	}
-	cvmfs_log(c, "%s: root catalog %s, revision %llu%s%s%s", cfg->fqrn, c->info.root_hash,
+	t[3] = net_now_ms();
+	cvmfs_log(c, "%s: root catalog %s, revision %llu%s%s%s (cache index %llu ms, manifest "
+		  "%llu ms, catalog %llu ms)", cfg->fqrn, c->info.root_hash,
 		  (unsigned long long)c->info.revision, c->info.tag[0] ? ", tag " : "", c->info.tag,
-		  c->info.offline ? " (offline, from the cache)" : "");
+		  c->info.offline ? " (offline, from the cache)" : "",
+		  (unsigned long long)(t[1] - t[0]), (unsigned long long)(t[2] - t[1]),
+		  (unsigned long long)(t[3] - t[2]));
 	if (info)
 		*info = c->info;
 	*out = c;
@@ -565,11 +572,60 @@ int cvmfs_client_mount(struct cvmfs_client *c, const char *mountpoint)
 	return 0;
 }
 
+/* One line of what the kernel asked and what the daemon spent on it. */
+static void log_requests(struct cvmfs_client *c, const char *when)
+{
+	struct cvmfs_fuse_stats *st = malloc(sizeof(*st));
+	char *ops = malloc(1024);
+
+	if (st && ops) {
+		cvmfs_fuse_stats(&c->fuse, st);
+		cvmfs_log(c, "%s: %llu file opens, %llu read by the kernel (passthrough; %llu of them "
+			  "from a kept backing file), %llu reads by the daemon%s%s; "
+			  "requests/daemon time: %s", when,
+			  (unsigned long long)st->opens, (unsigned long long)st->pt_opens,
+			  (unsigned long long)st->pt_kept, (unsigned long long)st->reads, st->pt_error ? "; passthrough off: " : "",
+			  st->pt_error ? strerror(-st->pt_error) : "",
+			  cvmfs_fuse_stats_ops(st, ops, 1024));
+	}
+	free(st);
+	free(ops);
+}
+
+/* SIGUSR1 (blocked in every other thread): log the request counters, e.g.
+ * `kill -USR1 $(cat /.cvmfs_pids)` from the booted OS. */
+static void *usr1_thread(void *arg)
+{
+	struct cvmfs_client *c = arg;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	while (!c->stopping && sigwait(&set, &sig) == 0)
+		if (!c->stopping)
+			log_requests(c, "requests so far");
+	return NULL;
+}
+
 /* see cvmfs-lite.h */
 int cvmfs_client_serve(struct cvmfs_client *c)
 {
 	int rc;
 
+	{
+		sigset_t set;
+		pthread_attr_t attr;
+
+		/* Blocked before the workers start, so that they inherit it. */
+		sigemptyset(&set);
+		sigaddset(&set, SIGUSR1);
+		pthread_sigmask(SIG_BLOCK, &set, NULL);
+		pthread_attr_init(&attr);
+		pthread_attr_setstacksize(&attr, 64 * 1024);
+		c->usr1_started = pthread_create(&c->usr1, &attr, usr1_thread, c) == 0;
+		pthread_attr_destroy(&attr);
+	}
 	if (c->cfg.pin_file || c->cfg.pin_text || c->cfg.prefetch_file || c->cfg.prefetch_text ||
 	    c->cfg.bundle_file) {
 		pthread_attr_t attr;
@@ -583,15 +639,11 @@ int cvmfs_client_serve(struct cvmfs_client *c)
 	}
 	rc = cvmfs_fuse_serve(&c->fuse);
 	c->stopping = 1;
-	{
-		struct cvmfs_fuse_stats st;
-
-		cvmfs_fuse_stats(&c->fuse, &st);
-		cvmfs_log(c, "unmounted: %llu file opens, %llu read by the kernel (passthrough), "
-			  "%llu reads by the daemon%s%s", (unsigned long long)st.opens,
-			  (unsigned long long)st.pt_opens, (unsigned long long)st.reads,
-			  st.pt_error ? "; passthrough off: " : "",
-			  st.pt_error ? strerror(-st.pt_error) : "");
+	log_requests(c, "unmounted");
+	if (c->usr1_started) {
+		pthread_kill(c->usr1, SIGUSR1);	/* it sees stopping and ends */
+		pthread_join(c->usr1, NULL);
+		c->usr1_started = false;
 	}
 	if (c->bg_started) {
 		pthread_join(c->bg, NULL);
@@ -670,6 +722,13 @@ int cvmfs_client_run(const struct cvmfs_client_cfg *cfg, const char *mountpoint,
 	/* A daemon: a reader that went away must not kill it (sockets already
 	 * use MSG_NOSIGNAL; this covers ready_fd and the log). */
 	signal(SIGPIPE, SIG_IGN);
+	{
+		sigset_t set;	/* for the serving thread's sigwait: before any thread starts */
+
+		sigemptyset(&set);
+		sigaddset(&set, SIGUSR1);
+		pthread_sigmask(SIG_BLOCK, &set, NULL);
+	}
 	rc = cvmfs_client_open(cfg, &c, &info, why, sizeof(why));
 	if (rc < 0) {
 		report(ready_fd, "ERR %d %s\n", -rc, why[0] ? why : strerror(-rc));

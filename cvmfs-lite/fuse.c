@@ -12,6 +12,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cvmfs-lite/fuse.h"
@@ -235,11 +236,20 @@ static struct cvmfs_fuse_backing **pt_slot(struct cvmfs_fuse *f, uint64_t ino)
 	return p;
 }
 
+static void idle_unlink(struct cvmfs_fuse *f, struct cvmfs_fuse_backing *b)
+{
+	*(b->idle_prev ? &b->idle_prev->idle_next : &f->idle_head) = b->idle_next;
+	*(b->idle_next ? &b->idle_next->idle_prev : &f->idle_tail) = b->idle_prev;
+	b->idle_prev = b->idle_next = NULL;
+	f->nidle--;
+}
+
 /* Backing id for one more open of ino: the one its open files already use
  * (the kernel wants one backing file per inode, and every open of an inode
- * in passthrough mode to use it), else a new one for fd. 0: none, the
- * server reads. The first failure turns passthrough off for the mount (it
- * would fail the same way again: no privilege, a stacked cache fs). */
+ * in passthrough mode to use it) or the one its last open left, else with
+ * fd >= 0 a new one for fd. 0: none (fd < 0: none kept; else the server
+ * reads). The first failure turns passthrough off for the mount (it would
+ * fail the same way again: no privilege, a stacked cache fs). */
 static int32_t pt_open(struct cvmfs_fuse *f, uint64_t ino, int fd)
 {
 	struct cvmfs_fuse_backing **p, *b;
@@ -250,7 +260,8 @@ static int32_t pt_open(struct cvmfs_fuse *f, uint64_t ino, int fd)
 	pthread_mutex_lock(&f->lock);
 	p = pt_slot(f, ino);
 	if (*p) {
-		(*p)->nopen++;
+		if ((*p)->nopen++ == 0)
+			idle_unlink(f, *p);
 		id = (*p)->id;
 	} else if (fd >= 0 && f->passthrough) {
 		r = ioctl(f->fd, PT_IOC_BACKING_OPEN, &m);
@@ -270,18 +281,26 @@ static int32_t pt_open(struct cvmfs_fuse *f, uint64_t ino, int fd)
 	return id;
 }
 
-/* One open of ino in passthrough mode ended (or its reply was lost). */
+/* One open of ino in passthrough mode ended (or its reply was lost): its
+ * backing file is kept for the next open, the oldest kept one goes. */
 static void pt_release(struct cvmfs_fuse *f, uint64_t ino)
 {
 	struct cvmfs_fuse_backing **p, *b;
 
 	pthread_mutex_lock(&f->lock);
-	p = pt_slot(f, ino);
-	b = *p;
+	b = *pt_slot(f, ino);
 	if (b && --b->nopen == 0) {
-		ioctl(f->fd, PT_IOC_BACKING_CLOSE, &(uint32_t){ (uint32_t)b->id });
-		*p = b->next;
-		free(b);
+		b->idle_prev = f->idle_tail;
+		*(f->idle_tail ? &f->idle_tail->idle_next : &f->idle_head) = b;
+		f->idle_tail = b;
+		if (++f->nidle > CVMFS_FUSE_PT_IDLE_MAX) {
+			b = f->idle_head;
+			idle_unlink(f, b);
+			ioctl(f->fd, PT_IOC_BACKING_CLOSE, &(uint32_t){ (uint32_t)b->id });
+			p = pt_slot(f, b->ino);
+			*p = b->next;
+			free(b);
+		}
 	}
 	pthread_mutex_unlock(&f->lock);
 }
@@ -297,6 +316,20 @@ static int do_open(struct worker *w, const struct fuse_in_header *in, const void
 
 	if (!dir && (oi->flags & O_ACCMODE) != O_RDONLY)
 		return reply_err(f, in->unique, -EROFS);
+	if (!dir && (id = pt_open(f, in->nodeid, -1)) > 0) {
+		/* Opened before: its backing file says it all; no file state of
+		 * ours (fh PT_FH alone), the kernel never sends READ for it. */
+		__atomic_add_fetch(&f->nopens, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&f->npt_opens, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&f->npt_kept, 1, __ATOMIC_RELAXED);
+		o.open_flags = PT_FOPEN;
+		o.fh = PT_FH;
+		memcpy((char *)&o + PT_OPEN_ID_OFF, &id, sizeof(id));
+		rc = reply(f, in->unique, 0, &o, sizeof(o), NULL, 0);
+		if (rc == 1)
+			pt_release(f, in->nodeid);
+		return rc;
+	}
 	rc = dir ? f->ops->opendir(f->ctx, in->nodeid, &fh) : f->ops->open(f->ctx, in->nodeid, &fh);
 	if (rc < 0)
 		return reply_err(f, in->unique, rc);
@@ -330,7 +363,11 @@ static int do_read(struct worker *w, const struct fuse_in_header *in, const void
 	const struct fuse_read_in *ri = arg;
 	struct cvmfs_fuse *f = w->f;
 	size_t len = ri->size < w->data_len ? ri->size : w->data_len;
-	ssize_t n = f->ops->read(f->ctx, in->nodeid, ri->fh & ~PT_FH, w->data, len, ri->offset);
+	ssize_t n;
+
+	if ((ri->fh & ~PT_FH) == 0)	/* a kept backing file's open: the kernel reads */
+		return reply_err(f, in->unique, -EIO);
+	n = f->ops->read(f->ctx, in->nodeid, ri->fh & ~PT_FH, w->data, len, ri->offset);
 
 	__atomic_add_fetch(&f->nreads, 1, __ATOMIC_RELAXED);
 	if (n < 0)
@@ -549,7 +586,8 @@ static int dispatch(struct worker *w, size_t n)
 
 		if (fh & PT_FH)
 			pt_release(f, in->nodeid);
-		f->ops->release(f->ctx, in->nodeid, fh & ~PT_FH);
+		if (fh & ~PT_FH)	/* PT_FH alone: an open from a kept backing file */
+			f->ops->release(f->ctx, in->nodeid, fh & ~PT_FH);
 		return reply_err(f, in->unique, 0);
 	}
 	case FUSE_RELEASEDIR:
@@ -606,7 +644,9 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct cvmfs_fuse *f = w->f;
+	struct timespec t0, t1;
 	intptr_t rc = 0;
+	uint32_t op;
 
 	while (!f->stop) {
 		ssize_t n = read(f->fd, w->req, REQ_BUF);
@@ -623,8 +663,17 @@ static void *worker_main(void *arg)
 			break;		/* not /dev/fuse (a test's socket) closed */
 		memset(w->req + n, 0, REQ_PAD);
 		busy_set(w, (size_t)n);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		dispatch(w, (size_t)n);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
 		busy_set(w, 0);
+		op = ((const struct fuse_in_header *)w->req)->opcode;
+		if ((size_t)n >= sizeof(struct fuse_in_header) && op < CVMFS_FUSE_OPCODES) {
+			__atomic_add_fetch(&f->op_n[op], 1, __ATOMIC_RELAXED);
+			__atomic_add_fetch(&f->op_ns[op], (uint64_t)(t1.tv_sec - t0.tv_sec) *
+					   1000000000u + (uint64_t)(t1.tv_nsec - t0.tv_nsec),
+					   __ATOMIC_RELAXED);
+		}
 	}
 	f->stop = 1;
 	return (void *)rc;
@@ -738,7 +787,74 @@ void cvmfs_fuse_stats(struct cvmfs_fuse *f, struct cvmfs_fuse_stats *st)
 	pthread_mutex_unlock(&f->lock);
 	st->opens = __atomic_load_n(&f->nopens, __ATOMIC_RELAXED);
 	st->pt_opens = __atomic_load_n(&f->npt_opens, __ATOMIC_RELAXED);
+	st->pt_kept = __atomic_load_n(&f->npt_kept, __ATOMIC_RELAXED);
 	st->reads = __atomic_load_n(&f->nreads, __ATOMIC_RELAXED);
+	for (size_t i = 0; i < CVMFS_FUSE_OPCODES; i++) {
+		st->op_n[i] = __atomic_load_n(&f->op_n[i], __ATOMIC_RELAXED);
+		st->op_ns[i] = __atomic_load_n(&f->op_ns[i], __ATOMIC_RELAXED);
+	}
+}
+
+static const char *op_name(unsigned op)
+{
+	switch (op) {
+	case FUSE_LOOKUP: return "lookup";
+	case FUSE_FORGET: return "forget";
+	case FUSE_GETATTR: return "getattr";
+	case FUSE_READLINK: return "readlink";
+	case FUSE_OPEN: return "open";
+	case FUSE_READ: return "read";
+	case FUSE_STATFS: return "statfs";
+	case FUSE_RELEASE: return "release";
+	case FUSE_GETXATTR: return "getxattr";
+	case FUSE_LISTXATTR: return "listxattr";
+	case FUSE_FLUSH: return "flush";
+	case FUSE_INIT: return "init";
+	case FUSE_OPENDIR: return "opendir";
+	case FUSE_READDIR: return "readdir";
+	case FUSE_RELEASEDIR: return "releasedir";
+	case FUSE_ACCESS: return "access";
+	case FUSE_INTERRUPT: return "interrupt";
+	case FUSE_IOCTL: return "ioctl";
+	case FUSE_BATCH_FORGET: return "batch_forget";
+	case FUSE_READDIRPLUS: return "readdirplus";
+	default: return NULL;
+	}
+}
+
+/* see fuse.h */
+char *cvmfs_fuse_stats_ops(const struct cvmfs_fuse_stats *st, char *buf, size_t len)
+{
+	bool done[CVMFS_FUSE_OPCODES] = { false };
+	size_t at = 0;
+
+	buf[0] = '\0';
+	for (;;) {	/* by count, largest first: a few dozen opcodes at most */
+		size_t best = CVMFS_FUSE_OPCODES;
+		const char *name;
+		int k;
+
+		for (size_t i = 0; i < CVMFS_FUSE_OPCODES; i++)
+			if (!done[i] && st->op_n[i] &&
+			    (best == CVMFS_FUSE_OPCODES || st->op_n[i] > st->op_n[best]))
+				best = i;
+		if (best == CVMFS_FUSE_OPCODES || at >= len)
+			break;
+		done[best] = true;
+		name = op_name((unsigned)best);
+		k = name ? snprintf(buf + at, len - at, "%s%s %llu/%llums", at ? " " : "", name,
+				    (unsigned long long)st->op_n[best],
+				    (unsigned long long)(st->op_ns[best] / 1000000)) :
+			   snprintf(buf + at, len - at, "%sop%zu %llu/%llums", at ? " " : "", best,
+				    (unsigned long long)st->op_n[best],
+				    (unsigned long long)(st->op_ns[best] / 1000000));
+		if (k < 0 || (size_t)k >= len - at) {
+			buf[at] = '\0';
+			break;
+		}
+		at += (size_t)k;
+	}
+	return buf;
 }
 
 /* see fuse.h */

@@ -15,7 +15,11 @@
 
 #define CVMFS_FUSE_THREADS_MAX 32
 #define CVMFS_FUSE_ROOT_INO 1
-#define CVMFS_FUSE_PT_BUCKETS 256	/* hash buckets of inodes open in passthrough */
+#define CVMFS_FUSE_PT_BUCKETS 1024	/* hash buckets of inodes with a backing file */
+/* Backing files kept after their inode's last close: a snapshot's inode never
+ * changes content, so its next OPEN is answered from memory (no catalog row,
+ * no cache lookup). Each is one open file in the kernel; the oldest goes. */
+#define CVMFS_FUSE_PT_IDLE_MAX 2048
 
 struct cvmfs_fuse_entry {
 	uint64_t ino;			/* 0: negative entry (name does not exist) */
@@ -75,7 +79,11 @@ struct cvmfs_fuse_backing {
 	uint64_t ino;
 	int32_t id;			/* from FUSE_DEV_IOC_BACKING_OPEN */
 	uint32_t nopen;			/* opens replied with it, not yet released */
+	/* nopen 0: kept for the next open of ino, oldest first in f->idle */
+	struct cvmfs_fuse_backing *idle_prev, *idle_next;
 };
+
+#define CVMFS_FUSE_OPCODES 64	/* FUSE opcodes counted (all but CUSE_INIT) */
 
 /* Counters, read with cvmfs_fuse_stats. */
 struct cvmfs_fuse_stats {
@@ -83,7 +91,11 @@ struct cvmfs_fuse_stats {
 	int pt_error;			/* first FUSE_DEV_IOC_BACKING_OPEN -errno (then off) */
 	uint64_t opens;			/* regular files opened */
 	uint64_t pt_opens;		/* ... of which the kernel reads itself */
+	uint64_t pt_kept;		/* ... of which with a kept backing file */
 	uint64_t reads;			/* READ requests the server answered */
+	/* Requests by opcode (index < CVMFS_FUSE_OPCODES) and the time the
+	 * daemon spent on them, from read(2) of the request to its reply. */
+	uint64_t op_n[CVMFS_FUSE_OPCODES], op_ns[CVMFS_FUSE_OPCODES];
 };
 
 struct cvmfs_fuse_cfg {
@@ -120,7 +132,10 @@ struct cvmfs_fuse {
 	volatile bool passthrough;
 	int pt_error;
 	struct cvmfs_fuse_backing *pt[CVMFS_FUSE_PT_BUCKETS];
-	uint64_t nopens, npt_opens, nreads;	/* relaxed atomics */
+	struct cvmfs_fuse_backing *idle_head, *idle_tail;	/* nopen 0, by lock */
+	unsigned nidle;
+	uint64_t nopens, npt_opens, npt_kept, nreads;	/* relaxed atomics */
+	uint64_t op_n[CVMFS_FUSE_OPCODES], op_ns[CVMFS_FUSE_OPCODES];	/* likewise */
 };
 
 /* Opens /dev/fuse and mounts it read-only on mountpoint (an existing
@@ -142,6 +157,10 @@ void cvmfs_fuse_close(struct cvmfs_fuse *f);
 
 /* Copies the counters (any thread, any time). */
 void cvmfs_fuse_stats(struct cvmfs_fuse *f, struct cvmfs_fuse_stats *st);
+
+/* Writes "lookup 812/1234ms getattr ..." into buf (opcodes seen, by count,
+ * with the daemon's time on them): one line for the log. Returns buf. */
+char *cvmfs_fuse_stats_ops(const struct cvmfs_fuse_stats *st, char *buf, size_t len);
 
 /* Unmounts mountpoint: umount2, then a lazy detach if it is busy. */
 int cvmfs_fuse_unmount(const char *mountpoint);

@@ -235,8 +235,13 @@ struct cvmfs_catalog {
 	struct sqlite3_stmt *st_lookup, *st_list, *st_chunks, *st_nested;
 	char *path;			/* mountpoint ("" for the root catalog) */
 	struct cvmfs_hash hash;
-	uint64_t ino_offset, ino_span;
+	uint64_t ino_offset, ino_span;	/* inodes: offset + rowid, 1 <= rowid <= max */
 	int64_t max_rowid;
+	/* Hardlink groups seen so far (by lock): a group's inode is that of
+	 * the first of its rows a lookup or listing met, like upstream's
+	 * Catalog::GetMangledInode. Open addressing; group 0 = free slot. */
+	struct cvmfs_hl { uint32_t group; int64_t rowid; } *hl;
+	size_t hl_n, hl_cap;
 	int revision;			/* schema_revision */
 	uint64_t repo_revision;		/* properties.revision */
 	uint64_t ttl;
@@ -306,6 +311,7 @@ struct cvmfs_node {
 	uint64_t nlookup;
 	struct cvmfs_catalog *cat;	/* catalog holding the entry's own row */
 	char *path;			/* one repository path of it (heap) */
+	bool no_xattr;			/* its row has no stored xattrs (known at LOOKUP) */
 };
 
 #define CVMFS_NODE_BUCKETS 16384
@@ -361,6 +367,8 @@ struct cvmfs_client {
 	char *mountpoint;
 	pthread_t bg;			/* pin + prefetch thread */
 	bool bg_started;
+	pthread_t usr1;			/* logs the request counters on SIGUSR1 */
+	bool usr1_started;
 	volatile int stopping;
 	uint64_t nopen, nread_bytes;
 };
@@ -414,6 +422,8 @@ int cvmfs_resolve(struct cvmfs_client *c, const char *path, bool follow, struct 
 		  struct cvmfs_catalog **cat);
 /* Expands $(VAR) and $(VAR:-default) from the environment (spec §4.5). */
 void cvmfs_symlink_expand(const char *in, char *out, size_t len);
+/* True if ino's row is known to have no stored xattrs (from its LOOKUP). */
+bool cvmfs_ino_no_xattr(struct cvmfs_client *c, uint64_t ino);
 /* Row, catalog and path of a known inode (ops.c). 0, -ESTALE, -ENOENT. */
 int cvmfs_ino_row(struct cvmfs_client *c, uint64_t ino, struct cvmfs_dirent *d,
 		  struct cvmfs_catalog **cat, char *path);
@@ -432,8 +442,9 @@ int cvmfs_list_load(struct cvmfs_client *c, const char *file, const char *text, 
 /* Pin list + prefetch, run in the background thread (pin.c). */
 void *cvmfs_background(void *arg);
 /* Boot-profile bundles (cfg.bundle_file): fetches each bundle in one request
- * and commits the objects in it, each verified on its own (bundle.c). */
-void cvmfs_bundles_run(struct cvmfs_client *c);
+ * and commits the objects in it, each verified on its own (bundle.c). True
+ * if every bundle's objects were all in the cache already. */
+bool cvmfs_bundles_run(struct cvmfs_client *c);
 /* Called by a read that missed the cache: if h is in a bundle still to come
  * or in flight, asks for that bundle next and waits until h's piece of it
  * was processed or the bundle ended, at most as long as h's own download

@@ -44,7 +44,8 @@ static int node_get(struct cvmfs_client *c, uint64_t ino, struct cvmfs_catalog *
 	return rc;
 }
 
-static int node_ref(struct cvmfs_client *c, uint64_t ino, struct cvmfs_catalog *cat, const char *path)
+static int node_ref(struct cvmfs_client *c, uint64_t ino, struct cvmfs_catalog *cat, const char *path,
+		    bool no_xattr)
 {
 	struct cvmfs_node **p, *n;
 	int rc = 0;
@@ -55,10 +56,12 @@ static int node_ref(struct cvmfs_client *c, uint64_t ino, struct cvmfs_catalog *
 	p = slot(c, ino);
 	if (*p) {
 		(*p)->nlookup++;
+		(*p)->no_xattr &= no_xattr;	/* a hardlink's row with xattrs: ask */
 	} else if ((n = calloc(1, sizeof(*n))) && (n->path = strdup(path))) {
 		n->ino = ino;
 		n->nlookup = 1;
 		n->cat = cat;
+		n->no_xattr = no_xattr;
 		*p = n;
 	} else {
 		free(n);
@@ -141,8 +144,8 @@ static const char *bad_row(const struct cvmfs_catalog *cat, const struct cvmfs_d
 		return "name '.' or '..'";
 	if (strchr(d->name, '/'))
 		return "name contains '/'";
-	/* inodes of a catalog: offset + rowid (rowid >= 1) or a hardlink
-	 * group above max_rowid; never the root's, never another catalog's */
+	/* inodes of a catalog: offset + rowid (rowid >= 1; a hardlink's is
+	 * its group's first row's); never the root's, never another catalog's */
 	if (d->rowid < 1 || d->ino == CVMFS_FUSE_ROOT_INO || d->ino <= cat->ino_offset ||
 	    d->ino >= cat->ino_offset + cat->ino_span)
 		return "row id outside the catalog's inode range";
@@ -189,12 +192,25 @@ static int op_lookup(void *ctx, uint64_t parent, const char *name, struct cvmfs_
 	to_stat(c, d, path, &out->st);
 	cvmfs_dirent_fini(d);
 	out->ino = out->st.st_ino;
-	rc = node_ref(c, out->ino, cat, path);
+	rc = node_ref(c, out->ino, cat, path, !d->has_xattr);
 out:
 	free(d);
 	free(dir);
 	free(path);
 	return rc;
+}
+
+/* see internal.h */
+bool cvmfs_ino_no_xattr(struct cvmfs_client *c, uint64_t ino)
+{
+	struct cvmfs_node *n;
+	bool r;
+
+	pthread_mutex_lock(&c->node_lock);
+	n = *slot(c, ino);
+	r = n && n->no_xattr;
+	pthread_mutex_unlock(&c->node_lock);
+	return r;
 }
 
 /* see internal.h */
@@ -459,6 +475,7 @@ struct dent {
 	char *name;
 	struct stat st;
 	bool nested;			/* mountpoint: attributes live in the child */
+	bool no_xattr;			/* its row has no stored xattrs */
 };
 
 struct dlist {
@@ -509,6 +526,7 @@ static int list_cb(void *arg, struct cvmfs_dirent *d)
 	join(path, l->path, d->name);
 	to_stat(l->c, d, path, &e->st);
 	e->nested = d->flags & CVMFS_FLAG_NESTED_MOUNTPOINT;
+	e->no_xattr = !d->has_xattr;
 	l->n++;
 	free(path);
 	return 0;
@@ -576,7 +594,7 @@ static int op_readdir(void *ctx, uint64_t ino, uint64_t fh, uint64_t off, bool p
 		if (!fill(fill_arg, d->name, e.ino, d->st.st_mode, &e, off + 1))
 			break;
 		join(path, l->path, d->name);
-		node_ref(c, e.ino, l->cat, path);
+		node_ref(c, e.ino, l->cat, path, d->no_xattr);
 	}
 	free(path);
 	return 0;

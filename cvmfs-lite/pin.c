@@ -207,9 +207,14 @@ void *cvmfs_background(void *arg)
 
 	/* The boot profile first: it is what the boot reads next. Its bundles
 	 * bring most of it in a few requests; the prefetch then finds it cached. */
-	if (c->cfg.bundle_file)
-		cvmfs_bundles_run(c);
-	if (c->cfg.prefetch_file || c->cfg.prefetch_text)
+	bool cached = c->cfg.bundle_file && cvmfs_bundles_run(c);
+
+	/* Every bundle found in the cache: this is a warm boot, the profile's
+	 * objects are there too (the bundles hold them); walking it again
+	 * would only take the CPU from the boot. */
+	if (cached && (c->cfg.prefetch_file || c->cfg.prefetch_text))
+		cvmfs_log(c, "prefetch: skipped, every bundle was in the cache");
+	else if (c->cfg.prefetch_file || c->cfg.prefetch_text)
 		run(c, c->cfg.prefetch_file, c->cfg.prefetch_text, false, conns);
 	if ((c->cfg.pin_file || c->cfg.pin_text) && !c->stopping)
 		run(c, c->cfg.pin_file, c->cfg.pin_text, true, 2);

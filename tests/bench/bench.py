@@ -222,6 +222,10 @@ def parse_console(con):
     m = re.search(r'bundles: (\d+) bundles \((\d+) failed(?:, \d+ cached)?\), (\d+) objects, '
                   r'(\d+) bad, (\d+) bytes, (\d+) ms', con)
     out['bundles'] = [int(x) for x in m.groups()] if m else None
+    # the daemon's counters at the login prompt (the demo's report unit sends SIGUSR1)
+    m = re.search(r'cvmfs-lite: requests so far: .*requests/daemon time: (.*)', con)
+    out['fuse_requests'] = {k: [int(n), int(ms)] for k, n, ms in
+                            re.findall(r'(\w+) (\d+)/(\d+)ms', m.group(1))} if m else None
     return out
 
 
@@ -306,7 +310,7 @@ def boot_streamed(d, tag, disk, name, port=None, kernel=None):
         r['reqs_init'], r['bytes_init'] = access_stats(lines[:res['reqs_init'] - n0])
     if res['reqs_login'] is not None:
         r['reqs_login'], r['bytes_login'] = access_stats(lines[:res['reqs_login'] - n0])
-    r.update(parse_console(res['console']))
+    r.update(parse_console(vm.console()))	# to the power-off: the report unit's lines
     if res['login_s'] is None:
         demo.log('%s: no login prompt; console in %s' % (name, logp))
     return r

@@ -49,14 +49,14 @@ BOOT_TIMEOUT = 600
 APPEND = 'loglevel=4'
 
 REPORT_UNIT = ('[Unit]\n'
-               'Description=cvmboot demo: peak memory of the cvmfs-lite daemon\n'
+               'Description=cvmboot demo: peak memory and request counters of the cvmfs-lite daemon\n'
                'ConditionPathExists=/.cvmfs_pids\n'
                'After=getty.target systemd-user-sessions.service\n'
                '[Service]\n'
                'Type=oneshot\n'
                'ExecStart=/bin/sh -c \'p=$(cat /.cvmfs_pids); echo "cvmboot-demo: cvmfs-lite '
                'daemon pid $p $(grep -h VmHWM /proc/$p/status | tr -s "\\t " " ")" '
-               '> /dev/console\'\n'
+               '> /dev/console; kill -USR1 $p\'\n'
                '[Install]\n'
                'WantedBy=multi-user.target\n')
 
@@ -468,7 +468,7 @@ def main():
             '(QEMU/TCG, from QEMU start); %d HTTP requests' %
             (res['init_s'], res['login_s'], res['reqs_login'] - n0))
         for l in res['console'].replace('\r', '').splitlines():
-            if l.startswith('cvmboot-demo:') or 'prefetched:' in l or 'bundles:' in l:
+            if l.startswith('cvmboot-demo:') or 'prefetch' in l or 'bundles:' in l:
                 print(l.strip())
         log('powered off %s' % ('cleanly (logged in as root on ttyS0, ran poweroff)' if clean
                                 else '(killed: no clean power-off within 90 s)'))

@@ -135,14 +135,20 @@ def test_bundles_replace_requests(repo, tmp_path):
 
 
 def test_warm_mount_fetches_no_bundle(repo, tmp_path):
-    """A second mount of the same cache finds every bundle's objects cached."""
+    """A second mount of the same cache finds every bundle's objects cached,
+    and then skips the prefetch of the boot profile (the bundles hold it)."""
+    plist = tmp_path / 'prefetch.txt'
+    plist.write_text(''.join('/%s\n' % p for p in profile(repo['files'])))
     with Nginx(str(repo['repo'])) as web:
-        with mount_bundled(repo, web, tmp_path, 'w1') as m:
-            assert wait_log(m, 'bundles:'), m.log()
+        with mount_bundled(repo, web, tmp_path, 'w1', '--prefetch', plist) as m:
+            assert wait_log(m, 'prefetched:'), m.log()
+            assert 'prefetch: skipped' not in m.log()
         n0 = len(web.access_log())
-        with mount_bundled(repo, web, tmp_path, 'w1') as m:
+        with mount_bundled(repo, web, tmp_path, 'w1', '--prefetch', plist) as m:
             nb = len(bundle_lines(repo['index']))
             assert wait_log(m, 'bundles: %d bundles (0 failed, %d cached)' % (nb, nb)), m.log()
+            assert wait_log(m, 'prefetch: skipped, every bundle was in the cache'), m.log()
+            assert 'prefetched:' not in m.log().split('cached)')[-1], m.log()
             read_all(m, repo['files'])
         bundle_gets = [l for l in web.access_log()[n0:]
                        if any(b.split()[1][2:] in l for b in bundle_lines(repo['index']))]

@@ -12,7 +12,9 @@ import os
 import platform
 import random
 import re
+import signal
 import subprocess
+import time
 
 import pytest
 
@@ -128,6 +130,20 @@ def test_normal_path_without_passthrough(repo, tmp_path):
         assert s['passthrough_opens'] == 0, s
         assert took['d/whole.bin'] > 0 and took['d/small.txt'] > 0 and \
             took['d/chunked.bin'] > 0, took
+        # SIGUSR1: the counters by opcode, with the daemon's time on them
+        os.kill(m.pid, signal.SIGUSR1)
+        deadline = time.monotonic() + 10
+        while 'requests so far' not in m.log() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        line = re.search(r'requests so far: (\d+) file opens, 0 read by the kernel.*'
+                         r'requests/daemon time: (.*)', m.log())
+        assert line, m.log()
+        ops = {k: (int(n), int(ms)) for k, n, ms in
+               re.findall(r'(\w+) (\d+)/(\d+)ms', line.group(2))}
+        assert ops['read'][0] == s['daemon_reads'] > 0, (ops, s)
+        assert ops['open'][0] == int(line.group(1)) == s['opens'], (ops, s)
+        assert ops['lookup'][0] > 0 and ops['getxattr'][0] > 0, ops
+        assert m.proc.poll() is None	# the signal did not stop the daemon
     assert re.search(r'unmounted: \d+ file opens, 0 read by the kernel', m.log()), m.log()
 
 
