@@ -226,11 +226,16 @@ static void crumb_name(struct cvmfs_client *c, char *buf, size_t len)
 
 static void crumb_write(struct cvmfs_client *c, uint64_t ts)
 {
-	char name[CVMFS_FQRN_MAX + 16], buf[1024];
+	char name[CVMFS_FQRN_MAX + 16], buf[1024], old[1024];
 	int n = snprintf(buf, sizeof(buf), "%s\n%s\n%llu\n%llu\n%s\n", c->selector, c->info.root_hash,
 			 (unsigned long long)c->info.revision, (unsigned long long)ts, c->info.tag);
 
 	crumb_name(c, name, sizeof(name));
+	/* A warm mount of the same snapshot: the crumb says it already (no
+	 * write, no flush of the cache's file system on the boot's path). */
+	if (n > 0 && n < (int)sizeof(buf) &&
+	    cvmfs_cache_get_file(&c->cache, name, old, sizeof(old)) == n && memcmp(old, buf, n) == 0)
+		return;
 	cvmfs_cache_put_file(&c->cache, name, buf, n);
 }
 

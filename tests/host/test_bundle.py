@@ -143,6 +143,8 @@ def test_warm_mount_fetches_no_bundle(repo, tmp_path):
         with mount_bundled(repo, web, tmp_path, 'w1', '--prefetch', plist) as m:
             assert wait_log(m, 'prefetched:'), m.log()
             assert 'prefetch: skipped' not in m.log()
+        crumb = tmp_path / 'c-w1' / ('snapshot.' + FQRN)
+        st0 = os.stat(crumb)
         n0 = len(web.access_log())
         with mount_bundled(repo, web, tmp_path, 'w1', '--prefetch', plist) as m:
             nb = len(bundle_lines(repo['index']))
@@ -150,6 +152,9 @@ def test_warm_mount_fetches_no_bundle(repo, tmp_path):
             assert wait_log(m, 'prefetch: skipped, every bundle was in the cache'), m.log()
             assert 'prefetched:' not in m.log().split('cached)')[-1], m.log()
             read_all(m, repo['files'])
+            # the same snapshot again: its breadcrumb is not rewritten (no flush)
+            st1 = os.stat(crumb)
+            assert (st1.st_ino, st1.st_mtime_ns) == (st0.st_ino, st0.st_mtime_ns)
         bundle_gets = [l for l in web.access_log()[n0:]
                        if any(b.split()[1][2:] in l for b in bundle_lines(repo['index']))]
         assert bundle_gets == []
