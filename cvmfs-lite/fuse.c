@@ -338,7 +338,7 @@ static int do_open(struct worker *w, const struct fuse_in_header *in, const void
 	o.open_flags = FOPEN_KEEP_CACHE | (dir ? FOPEN_CACHE_DIR : 0);
 	if (!dir) {
 		__atomic_add_fetch(&f->nopens, 1, __ATOMIC_RELAXED);
-		if (f->ops->backing_fd)
+		if (f->ops->backing_fd && f->passthrough)
 			id = pt_open(f, in->nodeid, f->ops->backing_fd(f->ctx, in->nodeid, fh));
 	}
 	if (id > 0) {

@@ -441,6 +441,11 @@ extern const struct cvmfs_fuse_ops cvmfs_ops;
 int cvmfs_list_load(struct cvmfs_client *c, const char *file, const char *text, char **out);
 /* Pin list + prefetch, run in the background thread (pin.c). */
 void *cvmfs_background(void *arg);
+/* A chunked file as one cache file for FUSE passthrough (join.c): the join
+ * of chunks ch[0..n) made from the cached chunks if it is not there yet. An
+ * fd of exactly size bytes; -ENOENT if a chunk is not cached, -errno. */
+int cvmfs_join_open(struct cvmfs_client *c, const struct cvmfs_chunk *ch, size_t n,
+		    bool compressed, uint64_t size);
 /* Boot-profile bundles (cfg.bundle_file): fetches each bundle in one request
  * and commits the objects in it, each verified on its own (bundle.c). True
  * if every bundle's objects were all in the cache already. */

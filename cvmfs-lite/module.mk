@@ -10,5 +10,5 @@ cvmfs-lite_SRCS += cvmfs-lite/hash.c cvmfs-lite/keccak.c cvmfs-lite/manifest.c c
 cvmfs-lite_SRCS += cvmfs-lite/fuse.c cvmfs-lite/cache.c cvmfs-lite/fetch.c cvmfs-lite/catalog.c \
 	cvmfs-lite/log.c cvmfs-lite/verify.c cvmfs-lite/objects.c cvmfs-lite/catalog-load.c \
 	cvmfs-lite/resolve.c cvmfs-lite/client.c cvmfs-lite/ops.c cvmfs-lite/xattr-ops.c cvmfs-lite/pin.c \
-	cvmfs-lite/bundle.c
+	cvmfs-lite/bundle.c cvmfs-lite/join.c
 cvmfs-lite_HOST_SRCS += cvmfs-lite/cli-mount.c

@@ -458,13 +458,24 @@ static void op_release(void *ctx, uint64_t ino, uint64_t fh)
 
 /* FUSE passthrough: a whole file's cache file, fetched and verified by
  * op_open, when it is exactly as long as the catalog says (the kernel then
- * reads it up to its own end). Chunked and empty files have none. */
+ * reads it up to its own end); a chunked file's join when all its chunks
+ * are cached (join.c; else the daemon reads it, chunk by chunk). Empty
+ * files have none. */
 static int op_backing_fd(void *ctx, uint64_t ino, uint64_t fh)
 {
+	struct cvmfs_client *c = ctx;
 	struct ofile *o = (struct ofile *)(uintptr_t)fh;
 	struct stat st;
 
-	if (o->chunks || o->fd < 0 || fstat(o->fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	if (o->chunks && o->fd < 0) {
+		int fd = cvmfs_join_open(c, o->chunks, o->nchunks, o->compressed, o->size);
+
+		if (fd < 0 && fd != -ENOENT)
+			cvmfs_log(c, "join of inode %llu (%zu chunks) for passthrough: %s",
+				  (unsigned long long)ino, o->nchunks, strerror(-fd));
+		o->fd = fd < 0 ? -1 : fd;	/* ofile_free closes it; reads stay per chunk */
+	}
+	if (o->fd < 0 || fstat(o->fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    (uint64_t)st.st_size != o->size)
 		return -1;
 	return o->fd;

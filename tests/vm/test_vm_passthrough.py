@@ -24,6 +24,7 @@ from conftest import BUILD
 
 BOOT_S = 240
 BIG = 24 << 20
+CHUNKED = 40 << 20
 
 HELPER = r'''
 #include <errno.h>
@@ -97,6 +98,14 @@ fstats read warm $f
 fstats read hot $f
 fstats stats /mnt/.ro
 echo "TESTOS: md5 $(md5sum < $f | cut -c1-32)"
+c=/usr/share/testos/chunked.bin
+fstats read chunked-cold $c
+fstats stats /mnt/.ro
+sync
+echo 3 > /proc/sys/vm/drop_caches
+fstats read chunked-joined $c
+fstats stats /mnt/.ro
+echo "TESTOS: chunked md5 $(md5sum < $c | cut -c1-32)"
 echo "TESTOS: done"
 poweroff -f
 '''
@@ -122,13 +131,18 @@ def env(tmp_path_factory):
     big = os.urandom(BIG)
     with open(os.path.join(tree, 'usr', 'share', 'testos', 'big.bin'), 'wb') as f:
         f.write(big)
+    chunked = os.urandom(CHUNKED)
+    with open(os.path.join(tree, 'usr', 'share', 'testos', 'chunked.bin'), 'wb') as f:
+        f.write(chunked)
     os.makedirs(os.path.dirname(e.repo), exist_ok=True)
-    # One object for the whole file (no chunks): the kernel can read it.
+    # big.bin: one object (below the chunking minimum), the kernel can read
+    # it; chunked.bin: two or more chunks, joined for the kernel once cached.
     r = subprocess.run([e.tool, 'publish', tree, e.repo, '--name', FQRN, '--keys', e.keys,
-                        '--tag', 'v1', '--chunk-min', '64M', '--chunk-avg', '64M',
-                        '--chunk-max', '64M'], capture_output=True, text=True)
+                        '--tag', 'v1', '--chunk-min', '28M', '--chunk-avg', '32M',
+                        '--chunk-max', '36M'], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
     e.big_md5 = hashlib.md5(big).hexdigest()
+    e.chunked_md5 = hashlib.md5(chunked).hexdigest()
     e.serve()
     yield e
     e.stop()
@@ -158,8 +172,9 @@ def test_passthrough_under_the_overlay_root(env, tmp_path):
     assert 'TESTOS: md5 %s' % env.big_md5 in con, con[-4000:]
     reads = dict(re.findall(r'TESTOS: read (\w+) %d bytes ([\d.]+) ms\n' % BIG, con))
     assert set(reads) == {'cold', 'warm', 'hot'}, con[-4000:]
+    assert 'TESTOS: chunked md5 %s' % env.chunked_md5 in con, con[-4000:]
     s = stats(con)
-    assert len(s) == 3, con[-4000:]
+    assert len(s) == 5, con[-4000:]
     print('kernel %s: passthrough=%d; %s bytes read cold %s ms, warm %s ms, hot %s ms; '
           'counters %s' % (release, s[-1]['passthrough'], BIG, reads['cold'], reads['warm'],
                            reads['hot'], s))
@@ -174,7 +189,14 @@ def test_passthrough_under_the_overlay_root(env, tmp_path):
         # the warm and hot opens of big.bin found the backing file its cold
         # open left: answered without the catalog or the cache
         assert s[2]['kept_backing_opens'] >= s[1]['kept_backing_opens'] + 2, s
+        # chunked.bin: its first open found no chunk cached (the daemon read
+        # and fetched them); the next open joined them and the kernel read
+        assert s[3]['daemon_reads'] > s[2]['daemon_reads'], s
+        new = [x['passthrough_opens'] - x['kept_backing_opens'] for x in s]
+        assert new[4] == new[3] + 1, s	# one new backing file: the join (the rest: kept)
+        assert s[4]['daemon_reads'] == s[3]['daemon_reads'], s
     else:
         assert s[0]['passthrough'] == 0 and s[2]['passthrough_opens'] == 0, s
         assert s[2]['kept_backing_opens'] == 0, s
+        assert s[4]['daemon_reads'] > s[3]['daemon_reads'], s
         assert s[1]['daemon_reads'] > s[0]['daemon_reads'], s
