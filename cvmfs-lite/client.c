@@ -589,7 +589,8 @@ static void log_requests(struct cvmfs_client *c, const char *when)
 			  "from a kept backing file), %llu reads by the daemon%s%s; "
 			  "requests/daemon time: %s", when,
 			  (unsigned long long)st->opens, (unsigned long long)st->pt_opens,
-			  (unsigned long long)st->pt_kept, (unsigned long long)st->reads, st->pt_error ? "; passthrough off: " : "",
+			  (unsigned long long)st->pt_kept, (unsigned long long)st->reads,
+			  st->pt_error ? "; passthrough off: " : "",
 			  st->pt_error ? strerror(-st->pt_error) : "",
 			  cvmfs_fuse_stats_ops(st, ops, 1024));
 	}
@@ -644,6 +645,7 @@ int cvmfs_client_serve(struct cvmfs_client *c)
 	}
 	rc = cvmfs_fuse_serve(&c->fuse);
 	c->stopping = 1;
+	cvmfs_join_wait(c);
 	log_requests(c, "unmounted");
 	if (c->usr1_started) {
 		pthread_kill(c->usr1, SIGUSR1);	/* it sees stopping and ends */
@@ -667,6 +669,7 @@ void cvmfs_client_close(struct cvmfs_client *c)
 	if (!c)
 		return;
 	c->stopping = 1;
+	cvmfs_join_wait(c);
 	if (c->bg_started)
 		pthread_join(c->bg, NULL);
 	if (c->fuse.fd >= 0)

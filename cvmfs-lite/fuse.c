@@ -37,6 +37,12 @@
 /* Marks the fh of an open in passthrough mode, so that only its RELEASE drops
  * the inode's backing reference (ops' fh are pointers: bit 0 is free). */
 #define PT_FH 1ull
+/* Marks the fh of an open answered without passthrough while passthrough is
+ * on: the kernel refuses (ETXTBSY) to mix the two modes on one inode, so no
+ * backing file is registered for an inode while such opens last (a chunked
+ * file opened before its chunks were all cached, then joined). */
+#define PT_CACHED 2ull
+#define PT_FLAGS (PT_FH | PT_CACHED)
 struct pt_backing_map {
 	int32_t fd;
 	uint32_t flags;
@@ -259,10 +265,12 @@ static int32_t pt_open(struct cvmfs_fuse *f, uint64_t ino, int fd)
 
 	pthread_mutex_lock(&f->lock);
 	p = pt_slot(f, ino);
-	if (*p) {
+	if (*p && (*p)->id > 0) {
 		if ((*p)->nopen++ == 0)
 			idle_unlink(f, *p);
 		id = (*p)->id;
+	} else if (*p) {
+		/* opens without passthrough are on: this one joins them */
 	} else if (fd >= 0 && f->passthrough) {
 		r = ioctl(f->fd, PT_IOC_BACKING_OPEN, &m);
 		if (r > 0 && (b = calloc(1, sizeof(*b)))) {
@@ -279,6 +287,27 @@ static int32_t pt_open(struct cvmfs_fuse *f, uint64_t ino, int fd)
 	}
 	pthread_mutex_unlock(&f->lock);
 	return id;
+}
+
+/* One more (+1) or one less (-1) open of ino without passthrough. */
+static void pt_cached(struct cvmfs_fuse *f, uint64_t ino, int delta)
+{
+	struct cvmfs_fuse_backing **p, *b;
+
+	pthread_mutex_lock(&f->lock);
+	p = pt_slot(f, ino);
+	b = *p;
+	if (!b && delta > 0 && (b = calloc(1, sizeof(*b)))) {
+		b->ino = ino;	/* id 0: no backing file */
+		*p = b;
+	}
+	if (b && delta > 0) {
+		b->ncached++;
+	} else if (b && b->ncached > 0 && --b->ncached == 0 && b->id == 0) {
+		*p = b->next;
+		free(b);
+	}
+	pthread_mutex_unlock(&f->lock);
 }
 
 /* One open of ino in passthrough mode ended (or its reply was lost): its
@@ -348,11 +377,16 @@ static int do_open(struct worker *w, const struct fuse_in_header *in, const void
 		o.fh = fh | PT_FH;
 		memcpy((char *)&o + PT_OPEN_ID_OFF, &id, sizeof(id));
 		__atomic_add_fetch(&f->npt_opens, 1, __ATOMIC_RELAXED);
+	} else if (!dir && f->passthrough) {
+		pt_cached(f, in->nodeid, 1);
+		o.fh = fh | PT_CACHED;
 	}
 	rc = reply(f, in->unique, 0, &o, sizeof(o), NULL, 0);
 	if (rc == 1) {	/* the opener was killed meanwhile: nobody will RELEASE fh */
 		if (id > 0)
 			pt_release(f, in->nodeid);
+		else if (o.fh & PT_CACHED)
+			pt_cached(f, in->nodeid, -1);
 		(dir ? f->ops->releasedir : f->ops->release)(f->ctx, in->nodeid, fh);
 	}
 	return rc;
@@ -365,9 +399,9 @@ static int do_read(struct worker *w, const struct fuse_in_header *in, const void
 	size_t len = ri->size < w->data_len ? ri->size : w->data_len;
 	ssize_t n;
 
-	if ((ri->fh & ~PT_FH) == 0)	/* a kept backing file's open: the kernel reads */
+	if ((ri->fh & ~PT_FLAGS) == 0)	/* a kept backing file's open: the kernel reads */
 		return reply_err(f, in->unique, -EIO);
-	n = f->ops->read(f->ctx, in->nodeid, ri->fh & ~PT_FH, w->data, len, ri->offset);
+	n = f->ops->read(f->ctx, in->nodeid, ri->fh & ~PT_FLAGS, w->data, len, ri->offset);
 
 	__atomic_add_fetch(&f->nreads, 1, __ATOMIC_RELAXED);
 	if (n < 0)
@@ -586,8 +620,10 @@ static int dispatch(struct worker *w, size_t n)
 
 		if (fh & PT_FH)
 			pt_release(f, in->nodeid);
-		if (fh & ~PT_FH)	/* PT_FH alone: an open from a kept backing file */
-			f->ops->release(f->ctx, in->nodeid, fh & ~PT_FH);
+		if (fh & PT_CACHED)
+			pt_cached(f, in->nodeid, -1);
+		if (fh & ~PT_FLAGS)	/* PT_FH alone: an open from a kept backing file */
+			f->ops->release(f->ctx, in->nodeid, fh & ~PT_FLAGS);
 		return reply_err(f, in->unique, 0);
 	}
 	case FUSE_RELEASEDIR:

@@ -79,6 +79,7 @@ struct cvmfs_fuse_backing {
 	uint64_t ino;
 	int32_t id;			/* from FUSE_DEV_IOC_BACKING_OPEN */
 	uint32_t nopen;			/* opens replied with it, not yet released */
+	uint32_t ncached;		/* id 0: opens replied without passthrough */
 	/* nopen 0: kept for the next open of ino, oldest first in f->idle */
 	struct cvmfs_fuse_backing *idle_prev, *idle_next;
 };

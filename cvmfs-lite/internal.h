@@ -367,6 +367,7 @@ struct cvmfs_client {
 	char *mountpoint;
 	pthread_t bg;			/* pin + prefetch thread */
 	bool bg_started;
+	int joining;			/* a join.c thread runs (atomic) */
 	pthread_t usr1;			/* logs the request counters on SIGUSR1 */
 	bool usr1_started;
 	volatile int stopping;
@@ -442,10 +443,16 @@ int cvmfs_list_load(struct cvmfs_client *c, const char *file, const char *text, 
 /* Pin list + prefetch, run in the background thread (pin.c). */
 void *cvmfs_background(void *arg);
 /* A chunked file as one cache file for FUSE passthrough (join.c): the join
- * of chunks ch[0..n) made from the cached chunks if it is not there yet. An
- * fd of exactly size bytes; -ENOENT if a chunk is not cached, -errno. */
+ * of chunks ch[0..n), made (make) from the cached chunks if it is not there
+ * yet. An fd of exactly size bytes; -ENOENT if there is none (or a chunk is
+ * not cached), -errno. */
 int cvmfs_join_open(struct cvmfs_client *c, const struct cvmfs_chunk *ch, size_t n,
-		    bool compressed, uint64_t size);
+		    bool compressed, uint64_t size, bool make);
+/* Makes that join in a background thread (one at a time; none while one
+ * runs); cvmfs_join_wait waits for it after stopping is set. */
+void cvmfs_join_later(struct cvmfs_client *c, const struct cvmfs_chunk *ch, size_t n,
+		      bool compressed, uint64_t size);
+void cvmfs_join_wait(struct cvmfs_client *c);
 /* Boot-profile bundles (cfg.bundle_file): fetches each bundle in one request
  * and commits the objects in it, each verified on its own (bundle.c). True
  * if every bundle's objects were all in the cache already. */

@@ -2,8 +2,9 @@
 /* cvmfs-lite/join.c: a chunked file's chunks joined into one cache file, so
  * that the kernel can read it through FUSE passthrough (a backing file is a
  * whole file). Made from the cached chunk objects (each verified when it was
- * committed), never from the network: an open does not wait for chunks the
- * boot may never read. The joins live in <cache>/join/, outside the object
+ * committed), never from the network, and in a thread of its own at the
+ * lowest priority: an open neither waits for chunks nor for the copy; the
+ * opens after it use the join. The joins live in <cache>/join/, outside the object
  * index, named by the hash of the chunk list: at most JOIN_MAX of them and
  * JOIN_BYTES_MAX in all (a join doubles its file's room on the disk). */
 #include <dirent.h>
@@ -11,7 +12,11 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cvmfs-lite/internal.h"
@@ -111,7 +116,7 @@ static ssize_t copy_rw(int in, off_t *ioff, int out, off_t *ooff, uint64_t len)
 
 /* see internal.h */
 int cvmfs_join_open(struct cvmfs_client *c, const struct cvmfs_chunk *ch, size_t n,
-		    bool compressed, uint64_t size)
+		    bool compressed, uint64_t size, bool make)
 {
 	char name[CVMFS_HASH_HEX_MAX];
 	struct cvmfs_txn t = { .fd = -1 };
@@ -125,12 +130,12 @@ int cvmfs_join_open(struct cvmfs_client *c, const struct cvmfs_chunk *ch, size_t
 	dfd = openat(c->cache.dirfd, JOIN_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (dfd < 0)
 		return -errno;
-	if ((fd = open_sized(dfd, name, size)) >= 0)
+	if ((fd = open_sized(dfd, name, size)) >= 0 || !make)
 		goto out;
 	/* Every chunk cached (and as long as the catalog says), or no join. */
 	if ((rc = cvmfs_cache_txn_begin(&c->cache, &t)) < 0)
 		goto out;
-	for (size_t i = 0; i < n && rc == 0; i++) {
+	for (size_t i = 0; i < n && rc == 0 && !c->stopping; i++) {
 		int cfd = cvmfs_cache_open(&c->cache, &ch[i].hash, !compressed, ch[i].size);
 		off_t in = 0, out = (off_t)ch[i].off;
 
@@ -149,6 +154,8 @@ int cvmfs_join_open(struct cvmfs_client *c, const struct cvmfs_chunk *ch, size_t
 		}
 		close(cfd);
 	}
+	if (rc == 0 && c->stopping)
+		rc = -EINTR;
 	if (rc == 0) {
 		trim(dfd, size);
 		/* No flush: a join torn by a crash has the wrong size and is
@@ -167,4 +174,68 @@ int cvmfs_join_open(struct cvmfs_client *c, const struct cvmfs_chunk *ch, size_t
 out:
 	close(dfd);
 	return fd >= 0 ? fd : rc < 0 ? rc : -ENOENT;
+}
+
+struct join_job {
+	struct cvmfs_client *c;
+	struct cvmfs_chunk *ch;
+	size_t n;
+	bool compressed;
+	uint64_t size;
+};
+
+static void *joiner(void *arg)
+{
+	struct join_job *j = arg;
+	struct cvmfs_client *c = j->c;
+	int fd;
+
+	/* The boot goes first: this only saves the next opens a daemon read. */
+	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+	fd = cvmfs_join_open(c, j->ch, j->n, j->compressed, j->size, true);
+	if (fd >= 0)
+		close(fd);
+	else if (fd != -ENOENT && fd != -EINTR)
+		cvmfs_log(c, "join of %zu chunks (%llu bytes) for passthrough: %s", j->n,
+			  (unsigned long long)j->size, strerror(-fd));
+	free(j->ch);
+	free(j);
+	__atomic_store_n(&c->joining, 0, __ATOMIC_RELEASE);	/* last touch of c */
+	return NULL;
+}
+
+/* see internal.h */
+void cvmfs_join_later(struct cvmfs_client *c, const struct cvmfs_chunk *ch, size_t n,
+		      bool compressed, uint64_t size)
+{
+	struct join_job *j;
+	pthread_attr_t attr;
+	pthread_t t;
+
+	if (c->stopping || n == 0 || size > JOIN_BYTES_MAX / 2 ||
+	    __atomic_exchange_n(&c->joining, 1, __ATOMIC_ACQ_REL))
+		return;		/* one join at a time: a later open asks again */
+	if ((j = calloc(1, sizeof(*j))) && (j->ch = malloc(n * sizeof(*ch)))) {
+		memcpy(j->ch, ch, n * sizeof(*ch));
+		*j = (struct join_job){ c, j->ch, n, compressed, size };
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		pthread_attr_setstacksize(&attr, 128 * 1024);
+		if (pthread_create(&t, &attr, joiner, j) == 0) {
+			pthread_attr_destroy(&attr);
+			return;
+		}
+		pthread_attr_destroy(&attr);
+		free(j->ch);
+	}
+	free(j);
+	__atomic_store_n(&c->joining, 0, __ATOMIC_RELEASE);
+}
+
+/* see internal.h */
+void cvmfs_join_wait(struct cvmfs_client *c)
+{
+	/* stopping is set: the joiner ends after the chunk it is copying */
+	for (int i = 0; i < 3000 && __atomic_load_n(&c->joining, __ATOMIC_ACQUIRE); i++)
+		usleep(10000);
 }

@@ -468,9 +468,11 @@ static int op_backing_fd(void *ctx, uint64_t ino, uint64_t fh)
 	struct stat st;
 
 	if (o->chunks && o->fd < 0) {
-		int fd = cvmfs_join_open(c, o->chunks, o->nchunks, o->compressed, o->size);
+		int fd = cvmfs_join_open(c, o->chunks, o->nchunks, o->compressed, o->size, false);
 
-		if (fd < 0 && fd != -ENOENT)
+		if (fd == -ENOENT)	/* for the next opens, if every chunk is cached */
+			cvmfs_join_later(c, o->chunks, o->nchunks, o->compressed, o->size);
+		else if (fd < 0)
 			cvmfs_log(c, "join of inode %llu (%zu chunks) for passthrough: %s",
 				  (unsigned long long)ino, o->nchunks, strerror(-fd));
 		o->fd = fd < 0 ? -1 : fd;	/* ofile_free closes it; reads stay per chunk */
