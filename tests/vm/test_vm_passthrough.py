@@ -102,7 +102,9 @@ c=/usr/share/testos/chunked.bin
 fstats read chunked-cold $c
 fstats stats /mnt/.ro
 : < $c
-sleep 3
+n=0
+while [ -z "$(ls /mnt/.rw/cache/join 2>/dev/null)" ] && [ $n -lt 20 ]; do sleep 1; n=$((n+1)); done
+sleep 1
 sync
 echo 3 > /proc/sys/vm/drop_caches
 fstats read chunked-joined $c
