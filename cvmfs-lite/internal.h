@@ -445,7 +445,7 @@ void *cvmfs_background(void *arg);
 /* A chunked file as one cache file for FUSE passthrough (join.c): the join
  * of chunks ch[0..n), made (make) from the cached chunks if it is not there
  * yet. An fd of exactly size bytes; -ENOENT if there is none (or a chunk is
- * not cached), -errno. */
+ * not cached), -EBADMSG if the chunks are not back to back, -errno. */
 int cvmfs_join_open(struct cvmfs_client *c, const struct cvmfs_chunk *ch, size_t n,
 		    bool compressed, uint64_t size, bool make);
 /* Makes that join in a background thread (one at a time; none while one

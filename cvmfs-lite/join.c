@@ -124,6 +124,12 @@ int cvmfs_join_open(struct cvmfs_client *c, const struct cvmfs_chunk *ch, size_t
 
 	if (c->cache.dirfd < 0 || n == 0 || size > JOIN_BYTES_MAX / 2)
 		return -ENOENT;
+	/* Chunks back to back from 0 to size, or the join would have holes
+	 * (a catalog's chunk list is only checked to end at the file's size). */
+	for (size_t i = 0; i < n; i++)
+		if (ch[i].off != (i ? ch[i - 1].off + ch[i - 1].size : 0) ||
+		    (i == n - 1 && ch[i].off + ch[i].size != size))
+			return -EBADMSG;
 	join_name(ch, n, compressed, name, sizeof(name));
 	if (mkdirat(c->cache.dirfd, JOIN_DIR, 0700) < 0 && errno != EEXIST)
 		return -errno;
