@@ -43,6 +43,9 @@
  * file opened before its chunks were all cached, then joined). */
 #define PT_CACHED 2ull
 #define PT_FLAGS (PT_FH | PT_CACHED)
+/* The whole fh of an open answered from a kept backing file: no file state
+ * of ours behind it (ops' fh are pointers, so never this value). */
+#define PT_KEPT (PT_FH | 4ull)
 struct pt_backing_map {
 	int32_t fd;
 	uint32_t flags;
@@ -347,12 +350,12 @@ static int do_open(struct worker *w, const struct fuse_in_header *in, const void
 		return reply_err(f, in->unique, -EROFS);
 	if (!dir && (id = pt_open(f, in->nodeid, -1)) > 0) {
 		/* Opened before: its backing file says it all; no file state of
-		 * ours (fh PT_FH alone), the kernel never sends READ for it. */
+		 * ours (fh PT_KEPT), the kernel never sends READ for it. */
 		__atomic_add_fetch(&f->nopens, 1, __ATOMIC_RELAXED);
 		__atomic_add_fetch(&f->npt_opens, 1, __ATOMIC_RELAXED);
 		__atomic_add_fetch(&f->npt_kept, 1, __ATOMIC_RELAXED);
 		o.open_flags = PT_FOPEN;
-		o.fh = PT_FH;
+		o.fh = PT_KEPT;
 		memcpy((char *)&o + PT_OPEN_ID_OFF, &id, sizeof(id));
 		rc = reply(f, in->unique, 0, &o, sizeof(o), NULL, 0);
 		if (rc == 1)
@@ -399,7 +402,7 @@ static int do_read(struct worker *w, const struct fuse_in_header *in, const void
 	size_t len = ri->size < w->data_len ? ri->size : w->data_len;
 	ssize_t n;
 
-	if ((ri->fh & ~PT_FLAGS) == 0)	/* a kept backing file's open: the kernel reads */
+	if (ri->fh == PT_KEPT)	/* a kept backing file's open: the kernel reads */
 		return reply_err(f, in->unique, -EIO);
 	n = f->ops->read(f->ctx, in->nodeid, ri->fh & ~PT_FLAGS, w->data, len, ri->offset);
 
@@ -622,7 +625,7 @@ static int dispatch(struct worker *w, size_t n)
 			pt_release(f, in->nodeid);
 		if (fh & PT_CACHED)
 			pt_cached(f, in->nodeid, -1);
-		if (fh & ~PT_FLAGS)	/* PT_FH alone: an open from a kept backing file */
+		if (fh != PT_KEPT)	/* an open from a kept backing file: no state */
 			f->ops->release(f->ctx, in->nodeid, fh & ~PT_FLAGS);
 		return reply_err(f, in->unique, 0);
 	}

@@ -310,12 +310,16 @@ static void catalog_queries(void **state)
 	assert_int_equal(d->hash.d[0], 0xaa);
 	assert_int_equal(d->mtimens, 5);
 	assert_int_equal(d->uid, 1000);
-	/* hardlinks: one inode, outside the rowid range */
-	assert_int_equal(cvmfs_catalog_lookup(cat, "/h1", d), 0);
+	/* hardlinks: one inode, the first-met row's (h2 looked up first here),
+	 * inside the catalog's range, which is its rowids alone */
 	assert_int_equal(cvmfs_catalog_lookup(cat, "/h2", d2), 0);
+	assert_int_equal(cvmfs_catalog_lookup(cat, "/h1", d), 0);
 	assert_int_equal(d->ino, d2->ino);
+	assert_int_equal(d->ino, 256 + (uint64_t)d2->rowid);
+	assert_true(d->rowid != d2->rowid);
 	assert_int_equal(d->nlink, 2);
-	assert_true(d->ino > 256 + (uint64_t)cat->max_rowid);
+	assert_int_equal(cat->ino_span, (uint64_t)cat->max_rowid + 2);
+	assert_true(d->ino > 256 && d->ino <= 256 + (uint64_t)cat->max_rowid);
 	assert_int_equal(cvmfs_catalog_lookup(cat, "/nope", d), -ENOENT);
 	assert_int_equal(cvmfs_catalog_lookup(cat, "/l", d), 0);
 	assert_string_equal(d->symlink, "a");
