@@ -131,11 +131,12 @@ int cvmfs_join_open(struct cvmfs_client *c, const struct cvmfs_chunk *ch, size_t
 		    (i == n - 1 && ch[i].off + ch[i].size != size))
 			return -EBADMSG;
 	join_name(ch, n, compressed, name, sizeof(name));
-	if (mkdirat(c->cache.dirfd, JOIN_DIR, 0700) < 0 && errno != EEXIST)
+	/* An open (!make) only looks: no mkdir on its path. */
+	if (make && mkdirat(c->cache.dirfd, JOIN_DIR, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	dfd = openat(c->cache.dirfd, JOIN_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (dfd < 0)
-		return -errno;
+		return errno == ENOENT ? -ENOENT : -errno;
 	if ((fd = open_sized(dfd, name, size)) >= 0 || !make)
 		goto out;
 	/* Every chunk cached (and as long as the catalog says), or no join. */

@@ -59,8 +59,8 @@ static ssize_t chunk_list(struct cvmfs_client *c, struct cvmfs_catalog *cat, con
 ssize_t cvmfs_op_getxattr(void *ctx, uint64_t ino, const char *name, void *buf, size_t len)
 {
 	struct cvmfs_client *c = ctx;
-	struct cvmfs_dirent *d = malloc(sizeof(*d));
-	char *path = malloc(PATH_MAX), *t = malloc(PATH_MAX);
+	struct cvmfs_dirent *d;
+	char *path, *t;
 	struct cvmfs_catalog *cat;
 	const unsigned char *v;
 	size_t vlen;
@@ -68,11 +68,13 @@ ssize_t cvmfs_op_getxattr(void *ctx, uint64_t ino, const char *name, void *buf, 
 
 	/* Every magic name is "user.*"; any other name of an entry without
 	 * stored attributes (security.capability at each exec, overlayfs'
-	 * trusted.overlay.* at each lookup) is answered without its row. */
-	if (strncmp(name, "user.", 5) != 0 && cvmfs_ino_no_xattr(c, ino)) {
-		rc = -ENODATA;
-		goto out;
-	}
+	 * trusted.overlay.* at each lookup) is answered without its row,
+	 * before anything is allocated. */
+	if (strncmp(name, "user.", 5) != 0 && cvmfs_ino_no_xattr(c, ino))
+		return -ENODATA;
+	d = malloc(sizeof(*d));
+	path = malloc(PATH_MAX);
+	t = malloc(PATH_MAX);
 	if (!d || !path || !t || (rc = cvmfs_ino_row(c, ino, d, &cat, path)) < 0)
 		goto out;
 	/* Magic attributes first: they shadow stored ones (spec §10). */
